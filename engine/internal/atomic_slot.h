@@ -1,0 +1,53 @@
+// A 16-byte slot read as two relaxed 64-bit halves and written by one 128-bit CAS.
+// Private to the engine.
+#ifndef SLUICE_INTERNAL_ATOMIC_SLOT_H_
+#define SLUICE_INTERNAL_ATOMIC_SLOT_H_
+
+#include <bit>
+#include <cstdint>
+
+namespace sluice::internal {
+
+__extension__ typedef unsigned __int128 U128;
+// Lets us read one half of a U128 without breaking strict aliasing.
+typedef std::uint64_t __attribute__((may_alias)) AliasU64;
+
+static_assert(std::endian::native == std::endian::little, "slot halves assume little endian");
+
+struct alignas(16) Slot {
+  U128 word;
+};
+static_assert(sizeof(Slot) == 16 && alignof(Slot) == 16);
+
+[[nodiscard]] inline constexpr U128 Pack(std::uint64_t tag, std::int64_t tat) noexcept {
+  return (static_cast<U128>(static_cast<std::uint64_t>(tat)) << 64) | tag;
+}
+[[nodiscard]] inline constexpr std::uint64_t TagOf(U128 w) noexcept {
+  return static_cast<std::uint64_t>(w);
+}
+[[nodiscard]] inline constexpr std::int64_t TatOf(U128 w) noexcept {
+  return static_cast<std::int64_t>(static_cast<std::uint64_t>(w >> 64));
+}
+
+// Two relaxed 64-bit loads: the halves may come from different versions of the slot (torn).
+// Relaxed suffices: the value is only a hint for choosing a slot and an expected value; every
+// decision is validated by Cas(), and no other memory is published through a slot.
+[[nodiscard]] inline U128 LoadRelaxed(const Slot& s) noexcept {
+  const auto* half = reinterpret_cast<const AliasU64*>(&s.word);
+  const std::uint64_t tag = __atomic_load_n(&half[0], __ATOMIC_RELAXED);
+  const std::uint64_t tat = __atomic_load_n(&half[1], __ATOMIC_RELAXED);
+  return Pack(tag, static_cast<std::int64_t>(tat));
+}
+
+// 128-bit compare-and-swap (LOCK CMPXCHG16B with -mcx16; a full barrier, seq_cst). On failure
+// `expected` receives the slot's current value, read atomically.
+[[nodiscard]] inline bool Cas(Slot& s, U128& expected, U128 desired) noexcept {
+  const U128 previous = __sync_val_compare_and_swap(&s.word, expected, desired);
+  if (previous == expected) return true;
+  expected = previous;
+  return false;
+}
+
+}  // namespace sluice::internal
+
+#endif  // SLUICE_INTERNAL_ATOMIC_SLOT_H_

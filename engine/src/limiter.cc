@@ -1,0 +1,115 @@
+#include "sluice/limiter.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "absl/container/flat_hash_set.h"
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+
+namespace sluice {
+namespace {
+
+absl::StatusOr<std::vector<Policy>> MakePolicies(std::vector<PolicyConfig> configs) {
+  if (configs.empty()) return absl::InvalidArgumentError("at least one policy is needed");
+  absl::flat_hash_set<std::string> names;
+  std::vector<Policy> policies;
+  policies.reserve(configs.size());
+  for (PolicyConfig& config : configs) {
+    if (!names.insert(config.name).second) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("policy '", config.name, "' is defined twice"));
+    }
+    auto policy = Policy::Make(std::move(config));
+    if (!policy.ok()) return policy.status();
+    policies.push_back(*std::move(policy));
+  }
+  if (policies.size() > UINT32_MAX) return absl::InvalidArgumentError("too many policies");
+  return policies;
+}
+
+// Is `a` more restrictive than `b`, for reporting in headers?
+bool MoreRestrictive(const Decision& a, const Decision& b) {
+  if (a.remaining != b.remaining) return a.remaining < b.remaining;
+  return a.reset_after > b.reset_after;
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<Limiter>> Limiter::Create(LimiterOptions options) {
+  auto policies = MakePolicies(std::move(options.policies));
+  if (!policies.ok()) return policies.status();
+  auto table = StateTable::Create(options.capacity, options.when_full);
+  if (!table.ok()) return table.status();
+  const KeyHasher hasher(options.seed.value_or(HashSeed::Random()));
+  return std::unique_ptr<Limiter>(
+      new Limiter(std::shared_ptr<StateTable>(*std::move(table)), hasher, *std::move(policies)));
+}
+
+absl::StatusOr<std::unique_ptr<Limiter>> Limiter::WithPolicies(
+    std::vector<PolicyConfig> configs) const {
+  auto policies = MakePolicies(std::move(configs));
+  if (!policies.ok()) return policies.status();
+  return std::unique_ptr<Limiter>(new Limiter(table_, hasher_, *std::move(policies)));
+}
+
+std::optional<PolicyId> Limiter::FindPolicy(std::string_view name) const noexcept {
+  for (std::size_t i = 0; i < policies_.size(); ++i) {
+    if (policies_[i].name() == name) return PolicyId{static_cast<std::uint32_t>(i)};
+  }
+  return std::nullopt;
+}
+
+Decision Limiter::Check(PolicyId policy, std::string_view key, std::chrono::nanoseconds now,
+                        std::uint64_t cost) noexcept {
+  const Policy& p = policies_[policy.index];
+  return table_->Check(hasher_.Hash(p.space(), key), p.params(), now, cost);
+}
+
+void Limiter::CheckBatch(std::span<const Request> requests, std::chrono::nanoseconds now,
+                         std::span<Decision> out) noexcept {
+  // Hash a group, prefetch its buckets, then decide it: the group's cache misses overlap
+  // instead of queueing one behind the other.
+  constexpr std::size_t kGroup = 16;
+  std::uint64_t hashes[kGroup];
+  for (std::size_t base = 0; base < requests.size(); base += kGroup) {
+    const std::size_t n = std::min(kGroup, requests.size() - base);
+    for (std::size_t i = 0; i < n; ++i) {
+      const Request& r = requests[base + i];
+      hashes[i] = hasher_.Hash(policies_[r.policy.index].space(), r.key);
+      table_->Prefetch(hashes[i]);
+    }
+    for (std::size_t i = 0; i < n; ++i) {
+      const Request& r = requests[base + i];
+      out[base + i] = table_->Check(hashes[i], policies_[r.policy.index].params(), now, r.cost);
+    }
+  }
+}
+
+MultiDecision Limiter::CheckAll(std::span<const PolicyCheck> checks, std::chrono::nanoseconds now,
+                                std::span<Decision> out) noexcept {
+  MultiDecision result;
+  for (std::size_t i = 0; i < checks.size(); ++i) {
+    const PolicyCheck& c = checks[i];
+    const Policy& p = policies_[c.policy.index];
+    out[i] = table_->Check(hasher_.Hash(p.space(), c.key), p.params(), now, c.cost);
+    result.decided = i + 1;
+    if (!out[i].allowed && !c.shadow) {
+      // Give back what the earlier checks took: the request consumes nothing anywhere.
+      for (std::size_t j = 0; j < i; ++j) {
+        if (!out[j].allowed) continue;
+        const Policy& q = policies_[checks[j].policy.index];
+        table_->Refund(hasher_.Hash(q.space(), checks[j].key), q.params(), checks[j].cost);
+      }
+      result.allowed = false;
+      result.reported = i;
+      return result;
+    }
+    if (result.reported == MultiDecision::kNone || MoreRestrictive(out[i], out[result.reported])) {
+      result.reported = i;
+    }
+  }
+  return result;
+}
+
+}  // namespace sluice

@@ -1,0 +1,309 @@
+#include "sluice/state_table.h"
+
+#include <sys/mman.h>
+
+#include <algorithm>
+#include <atomic>
+#include <bit>
+#include <cstring>
+#include <limits>
+#include <new>
+#include <optional>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "internal/atomic_slot.h"
+
+namespace sluice {
+
+using internal::Cas;
+using internal::LoadRelaxed;
+using internal::Pack;
+using internal::Slot;
+using internal::TagOf;
+using internal::TatOf;
+using internal::U128;
+
+struct alignas(kCacheLine) StateTable::Bucket {
+  Slot slots[kSlotsPerBucket];
+};
+static_assert(sizeof(StateTable::Bucket) == kCacheLine);
+static_assert(alignof(StateTable::Bucket) == kCacheLine);
+static_assert(sizeof(StateTable::Bucket) / StateTable::kSlotsPerBucket == 16,
+              "16 bytes per key of capacity");
+
+namespace {
+
+constexpr std::uint64_t kPending = std::uint64_t{1} << 63;
+constexpr std::size_t kMaxCapacity = std::size_t{1} << 34;
+
+[[nodiscard]] inline std::uint64_t TagFor(std::uint64_t hash) noexcept {
+  const std::uint64_t tag = hash >> 1;
+  return tag == 0 ? 1 : tag;
+}
+
+[[nodiscard]] inline bool IsPending(U128 w) noexcept { return (TagOf(w) & kPending) != 0; }
+
+// A value no other install of this table can have written to the same slot recently: a
+// thread number (taken once per thread) above a per-thread counter. Kept below 2^62 so it can
+// never be mistaken for anything but a nonce, and it is only compared, never used as a time.
+[[nodiscard]] std::int64_t NextNonce() noexcept {
+  static std::atomic<std::uint64_t> next_thread{1};
+  // Relaxed: uniqueness needs only the atomicity of fetch_add, not ordering.
+  thread_local const std::uint64_t thread_number =
+      next_thread.fetch_add(1, std::memory_order_relaxed);
+  thread_local std::uint64_t counter = 0;
+  ++counter;
+  return static_cast<std::int64_t>(((thread_number & 0x3fffff) << 40) |
+                                   (counter & ((std::uint64_t{1} << 40) - 1)));
+}
+
+// Relaxed increments: statistics only, read without ordering.
+inline void Bump(std::atomic<std::uint64_t>& c) noexcept {
+  c.fetch_add(1, std::memory_order_relaxed);
+}
+
+}  // namespace
+
+absl::StatusOr<WhenFull> ParseWhenFull(std::string_view text) {
+  if (text == "evict") return WhenFull::kEvict;
+  if (text == "deny") return WhenFull::kDeny;
+  if (text == "allow") return WhenFull::kAllow;
+  return absl::InvalidArgumentError(
+      absl::StrCat("when_full: '", std::string(text), "' is not one of evict, deny, allow"));
+}
+
+std::string_view ToString(WhenFull w) noexcept {
+  switch (w) {
+    case WhenFull::kEvict:
+      return "evict";
+    case WhenFull::kDeny:
+      return "deny";
+    case WhenFull::kAllow:
+      return "allow";
+  }
+  return "?";
+}
+
+absl::StatusOr<std::unique_ptr<StateTable>> StateTable::Create(std::size_t capacity,
+                                                               WhenFull when_full) {
+  if (capacity == 0) return absl::InvalidArgumentError("table capacity must be at least 1");
+  if (capacity > kMaxCapacity) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("table capacity ", capacity, " is above the maximum ", kMaxCapacity));
+  }
+  const std::size_t wanted = (capacity + kSlotsPerBucket - 1) / kSlotsPerBucket;
+  const std::size_t bucket_count = std::max(kMinBuckets, std::bit_ceil(wanted));
+  const std::size_t bytes = bucket_count * sizeof(Bucket);
+  // Anonymous memory is zeroed (all slots empty) and page aligned. Large tables ask for
+  // transparent huge pages: random probes then miss the TLB far less often.
+  void* memory = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (memory == MAP_FAILED) {
+    return absl::ResourceExhaustedError(
+        absl::StrCat("cannot map ", bytes, " bytes for a table of ", capacity, " keys"));
+  }
+  if (bytes >= (std::size_t{2} << 20)) {
+    (void)madvise(memory, bytes, MADV_HUGEPAGE);  // advisory: failure only costs speed
+  }
+  // Commit every page now, so memory is fixed at start and the hot path never page-faults.
+  std::memset(memory, 0, bytes);
+  auto* buckets = static_cast<Bucket*>(memory);
+  return std::unique_ptr<StateTable>(new StateTable(buckets, bucket_count, when_full));
+}
+
+StateTable::StateTable(Bucket* buckets, std::size_t bucket_count, WhenFull when_full) noexcept
+    : buckets_(buckets),
+      bucket_count_(bucket_count),
+      bucket_mask_(bucket_count - 1),
+      when_full_(when_full) {}
+
+StateTable::~StateTable() { munmap(buckets_, bucket_count_ * sizeof(Bucket)); }
+
+StateTable::Bucket& StateTable::BucketFor(std::uint64_t hash) const noexcept {
+  return buckets_[hash & bucket_mask_];
+}
+
+StateTable::CounterStripe& StateTable::StripeFor(std::uint64_t hash) noexcept {
+  return stripes_[(hash >> 8) % kStripes];
+}
+
+void StateTable::Prefetch(std::uint64_t hash) const noexcept {
+  __builtin_prefetch(&BucketFor(hash), /*rw=*/1, /*locality=*/3);
+}
+
+namespace {
+
+// The steady state: decide on the committed slot of our key from the value we read, one CAS.
+// A failed CAS hands back the slot's current value and we recompute; the loop has no side
+// effect before its CAS succeeds. nullopt: the slot went to another key (evicted or reused).
+[[nodiscard]] std::optional<Decision> DecideOn(Slot& slot, U128 expected, std::uint64_t tag,
+                                               const GcraParams& params, std::int64_t now,
+                                               std::uint64_t cost) noexcept {
+  do {
+    const GcraResult r = GcraStep(params, TatOf(expected), now, cost);
+    if (Cas(slot, expected, Pack(tag, r.new_tat))) return r.decision;
+  } while (TagOf(expected) == tag);
+  return std::nullopt;
+}
+
+}  // namespace
+
+Decision StateTable::Check(std::uint64_t hash, const GcraParams& params,
+                           std::chrono::nanoseconds now_ns, std::uint64_t cost) noexcept {
+  const std::int64_t now = ClampTime(now_ns.count());
+  const std::uint64_t tag = TagFor(hash);
+  Bucket& bucket = BucketFor(hash);
+  for (;;) {
+    std::size_t i = 0;
+    U128 seen = 0;
+    for (; i < kSlotsPerBucket; ++i) {
+      seen = LoadRelaxed(bucket.slots[i]);
+      if (TagOf(seen) == tag) break;
+    }
+    if (i < kSlotsPerBucket) {
+      if (auto d = DecideOn(bucket.slots[i], seen, tag, params, now, cost)) return *d;
+      continue;
+    }
+    // Absent (or only PENDING). A fresh key needs no state when it cannot or need not consume.
+    const GcraResult fresh = GcraStep(params, now, now, cost);
+    if (!fresh.decision.allowed || cost == 0) return fresh.decision;
+    if (auto d = TryInstall(bucket, tag, hash, params, now, cost)) return *d;
+  }
+}
+
+std::optional<Decision> StateTable::TryInstall(Bucket& bucket, std::uint64_t tag,
+                                               std::uint64_t hash, const GcraParams& params,
+                                               std::int64_t now, std::uint64_t cost) noexcept {
+  const std::uint64_t pending_tag = tag | kPending;
+  CounterStripe& stripe = StripeFor(hash);
+  U128 seen[kSlotsPerBucket];
+  for (std::size_t i = 0; i < kSlotsPerBucket; ++i) seen[i] = LoadRelaxed(bucket.slots[i]);
+
+  // A committed copy appeared meanwhile: sweep PENDINGs of our key, then decide on the copy.
+  for (std::size_t i = 0; i < kSlotsPerBucket; ++i) {
+    if (TagOf(seen[i]) != tag) continue;
+    for (std::size_t j = 0; j < kSlotsPerBucket; ++j) {
+      U128 stale = seen[j];
+      if (TagOf(stale) == pending_tag && Cas(bucket.slots[j], stale, 0)) {
+        stripe.occupied.fetch_sub(1, std::memory_order_relaxed);  // statistics
+      }
+    }
+    return DecideOn(bucket.slots[i], seen[i], tag, params, now, cost);
+  }
+
+  // PENDINGs of our key (ours or another thread's): kill all but the lowest, commit that one.
+  std::size_t target = kSlotsPerBucket;
+  for (std::size_t i = 0; i < kSlotsPerBucket; ++i) {
+    if (TagOf(seen[i]) != pending_tag) continue;
+    if (target == kSlotsPerBucket) {
+      target = i;
+      continue;
+    }
+    U128 expected = seen[i];
+    if (!Cas(bucket.slots[i], expected, 0)) return std::nullopt;
+    stripe.occupied.fetch_sub(1, std::memory_order_relaxed);  // statistics
+  }
+  if (target != kSlotsPerBucket) {
+    const GcraResult r = GcraStep(params, now, now, cost);  // fresh, so admitted (cost <= b)
+    U128 expected = seen[target];
+    if (!Cas(bucket.slots[target], expected, Pack(tag, r.new_tat))) return std::nullopt;
+    Bump(stripe.installs);
+    return r.decision;
+  }
+
+  // No copy of our key at all: choose a victim and claim it as PENDING.
+  std::size_t empty = kSlotsPerBucket;
+  std::size_t expired = kSlotsPerBucket;
+  std::size_t other_pending = kSlotsPerBucket;
+  std::size_t oldest_live = kSlotsPerBucket;
+  for (std::size_t i = 0; i < kSlotsPerBucket; ++i) {
+    const U128 w = seen[i];
+    if (TagOf(w) == 0) {
+      if (empty == kSlotsPerBucket) empty = i;
+    } else if (IsPending(w)) {
+      if (other_pending == kSlotsPerBucket) other_pending = i;
+    } else if (TatOf(w) <= now) {
+      if (expired == kSlotsPerBucket || TatOf(w) < TatOf(seen[expired])) expired = i;
+    } else if (oldest_live == kSlotsPerBucket || TatOf(w) < TatOf(seen[oldest_live])) {
+      oldest_live = i;
+    }
+  }
+  std::size_t victim = empty != kSlotsPerBucket ? empty : expired;
+  if (victim == kSlotsPerBucket) {
+    switch (when_full_) {
+      case WhenFull::kEvict:
+        // Another key's PENDING holds no information yet; otherwise the live key that is
+        // closest to expiring loses the least.
+        victim = other_pending != kSlotsPerBucket ? other_pending : oldest_live;
+        break;
+      case WhenFull::kDeny: {
+        Bump(stripe.full_denied);
+        Decision d;
+        d.allowed = false;
+        d.remaining = 0;
+        // The wait until the first live key of the bucket expires and frees its slot.
+        d.retry_after =
+            std::chrono::nanoseconds{oldest_live != kSlotsPerBucket ? TatOf(seen[oldest_live]) - now
+                                                                    : params.emission_interval};
+        return d;
+      }
+      case WhenFull::kAllow:
+        Bump(stripe.full_allowed);
+        return GcraStep(params, now, now, cost).decision;
+    }
+  }
+  U128 expected = seen[victim];
+  if (!Cas(bucket.slots[victim], expected, Pack(pending_tag, NextNonce()))) return std::nullopt;
+  if (victim == empty) {
+    stripe.occupied.fetch_add(1, std::memory_order_relaxed);  // statistics
+  } else if (victim == expired) {
+    Bump(stripe.reused_expired);
+  } else if (victim == oldest_live) {
+    Bump(stripe.evictions);
+  }
+  // Our PENDING is visible now; the caller's next pass kills rivals and commits.
+  return std::nullopt;
+}
+
+void StateTable::Refund(std::uint64_t hash, const GcraParams& params, std::uint64_t cost) noexcept {
+  if (cost == 0 || cost > params.burst) return;
+  const std::uint64_t tag = TagFor(hash);
+  Bucket& bucket = BucketFor(hash);
+  const std::int64_t give_back = static_cast<std::int64_t>(cost) * params.emission_interval;
+  for (Slot& slot : bucket.slots) {
+    U128 expected = LoadRelaxed(slot);
+    while (TagOf(expected) == tag) {
+      if (Cas(slot, expected, Pack(tag, TatOf(expected) - give_back))) return;
+    }
+  }
+}
+
+TableStats StateTable::Stats() const noexcept {
+  TableStats s;
+  s.capacity = capacity();
+  s.memory_bytes = bucket_count_ * sizeof(Bucket);
+  // Relaxed loads: independent statistics, no ordering among them is promised.
+  for (const CounterStripe& stripe : stripes_) {
+    s.installs += stripe.installs.load(std::memory_order_relaxed);
+    s.reused_expired += stripe.reused_expired.load(std::memory_order_relaxed);
+    s.evictions += stripe.evictions.load(std::memory_order_relaxed);
+    s.full_denied += stripe.full_denied.load(std::memory_order_relaxed);
+    s.full_allowed += stripe.full_allowed.load(std::memory_order_relaxed);
+    s.occupied += stripe.occupied.load(std::memory_order_relaxed);
+  }
+  return s;
+}
+
+std::uint64_t StateTable::CountLive(std::chrono::nanoseconds now_ns) const noexcept {
+  const std::int64_t now = ClampTime(now_ns.count());
+  std::uint64_t live = 0;
+  for (std::size_t b = 0; b < bucket_count_; ++b) {
+    for (const Slot& slot : buckets_[b].slots) {
+      const U128 w = LoadRelaxed(slot);
+      if (TagOf(w) != 0 && !IsPending(w) && TatOf(w) > now) ++live;
+    }
+  }
+  return live;
+}
+
+}  // namespace sluice
