@@ -1,0 +1,350 @@
+#include "sluice/net/policy_set.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
+#include <algorithm>
+#include <cstring>
+#include <limits>
+#include <utility>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+
+namespace sluice::net {
+namespace {
+
+// Key encoding (see KeyScratch): kind byte, 32-bit little-endian length, bytes.
+constexpr std::size_t kPartHeader = 5;
+constexpr std::size_t kMaxIpBytes = 16;
+constexpr char kKindIp = 'i';
+constexpr char kKindIp64 = 'n';
+constexpr char kKindHeader = 'h';
+constexpr char kKindPath = 'p';
+constexpr char kKindMethod = 'm';
+constexpr char kKindFallbackIp = 'F';
+
+struct PeerIp {
+  unsigned char bytes[kMaxIpBytes] = {};
+  std::size_t size = 0;  // 4 (IPv4, also IPv4-mapped IPv6), 16 (IPv6) or 0 (unknown)
+};
+
+PeerIp PeerIpOf(const sockaddr* peer) noexcept {
+  PeerIp ip;
+  if (peer == nullptr) return ip;
+  if (peer->sa_family == AF_INET) {
+    sockaddr_in a;
+    std::memcpy(&a, peer, sizeof(a));
+    std::memcpy(ip.bytes, &a.sin_addr, 4);
+    ip.size = 4;
+  } else if (peer->sa_family == AF_INET6) {
+    sockaddr_in6 a;
+    std::memcpy(&a, peer, sizeof(a));
+    if (IN6_IS_ADDR_V4MAPPED(&a.sin6_addr)) {
+      std::memcpy(ip.bytes, a.sin6_addr.s6_addr + 12, 4);
+      ip.size = 4;
+    } else {
+      std::memcpy(ip.bytes, a.sin6_addr.s6_addr, kMaxIpBytes);
+      ip.size = kMaxIpBytes;
+    }
+  }
+  return ip;
+}
+
+// Appends key parts into caller memory; never writes past `capacity`.
+class KeyWriter {
+ public:
+  KeyWriter(char* out, std::size_t capacity) noexcept : out_(out), capacity_(capacity) {}
+
+  void Part(char kind, const void* data, std::size_t size) noexcept {
+    if (overflow_ || size > std::numeric_limits<std::uint32_t>::max() ||
+        capacity_ - size_ < kPartHeader || capacity_ - size_ - kPartHeader < size) {
+      overflow_ = true;
+      return;
+    }
+    char* p = out_ + size_;
+    p[0] = kind;
+    const auto length = static_cast<std::uint32_t>(size);
+    for (int i = 0; i < 4; ++i) p[1 + i] = static_cast<char>((length >> (8 * i)) & 0xff);
+    if (size != 0) std::memcpy(p + kPartHeader, data, size);
+    size_ += kPartHeader + size;
+  }
+  void Part(char kind, std::string_view text) noexcept { Part(kind, text.data(), text.size()); }
+  void Reset() noexcept {
+    size_ = 0;
+    overflow_ = false;
+  }
+
+  [[nodiscard]] bool overflow() const noexcept { return overflow_; }
+  [[nodiscard]] std::string_view view() const noexcept { return {out_, size_}; }
+
+ private:
+  char* out_;
+  std::size_t capacity_;
+  std::size_t size_ = 0;
+  bool overflow_ = false;
+};
+
+bool Matches(const PolicyMatch& match, const HttpRequest& request) noexcept {
+  if (!match.method.empty() && request.method != match.method) return false;
+  return match.path_prefix.empty() || request.path.starts_with(match.path_prefix);
+}
+
+absl::Status Validate(const ServerConfig& config) {
+  if (config.policies.empty()) return absl::InvalidArgumentError("at least one policy is needed");
+  if (config.policies.size() > kMaxPolicies) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(config.policies.size(), " policies, at most ", kMaxPolicies));
+  }
+  for (const ServerPolicy& p : config.policies) {
+    if (p.key.empty()) {
+      return absl::InvalidArgumentError(absl::StrCat("policy '", p.name, "': empty key"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+std::vector<PolicyConfig> EngineConfigs(const ServerConfig& config) {
+  std::vector<PolicyConfig> out;
+  out.reserve(config.policies.size());
+  for (const ServerPolicy& p : config.policies) out.push_back({p.name, p.rate, p.burst});
+  return out;
+}
+
+// The keys of all policies at once, each at its largest. Every variable part comes from the
+// request head, which the parser bounds by max_header_bytes (the URI also by max_uri_bytes).
+std::size_t ScratchBytes(const ServerConfig& config) {
+  const HttpLimits& http = config.limits.http;
+  const std::size_t text = std::max(http.max_header_bytes, http.max_uri_bytes);
+  std::size_t total = 0;
+  for (const ServerPolicy& p : config.policies) {
+    std::size_t key = 0;
+    for (const KeyPart& part : p.key) {
+      const bool ip = part.kind == KeyPartKind::kIp || part.kind == KeyPartKind::kIp64;
+      key += kPartHeader + (ip ? kMaxIpBytes : text);
+    }
+    total += std::max(key, kPartHeader + kMaxIpBytes);  // when_missing: ip
+  }
+  return std::max<std::size_t>(total, 1);
+}
+
+// Truncating text output for FormatKey().
+class TextOut {
+ public:
+  TextOut(char* out, std::size_t capacity) noexcept : out_(out), capacity_(capacity) {}
+  void Put(std::string_view s) noexcept {
+    for (const char c : s) {
+      if (size_ == capacity_) return;
+      const auto u = static_cast<unsigned char>(c);
+      out_[size_++] = u >= 0x20 && u < 0x7f ? c : '?';
+    }
+  }
+  void PutIp(const unsigned char* bytes, std::size_t size, bool prefix64) noexcept {
+    char text[INET6_ADDRSTRLEN] = {};
+    unsigned char v6[kMaxIpBytes] = {};
+    if (size == 4) {
+      inet_ntop(AF_INET, bytes, text, sizeof(text));
+      Put(text);
+    } else if (size == 8 || size == kMaxIpBytes) {
+      std::memcpy(v6, bytes, size);
+      inet_ntop(AF_INET6, v6, text, sizeof(text));
+      Put(text);
+      if (prefix64) Put("/64");
+    } else {
+      Put("-");
+    }
+  }
+  [[nodiscard]] std::size_t size() const noexcept { return size_; }
+
+ private:
+  char* out_;
+  std::size_t capacity_;
+  std::size_t size_ = 0;
+};
+
+}  // namespace
+
+std::size_t FormatKey(std::string_view key, char* out, std::size_t capacity) noexcept {
+  TextOut text(out, capacity);
+  std::size_t pos = 0;
+  while (key.size() - pos >= kPartHeader) {
+    const char kind = key[pos];
+    std::uint32_t length = 0;
+    for (int i = 0; i < 4; ++i) {
+      length |= static_cast<std::uint32_t>(
+                    static_cast<unsigned char>(key[pos + 1 + static_cast<std::size_t>(i)]))
+                << (8 * i);
+    }
+    pos += kPartHeader;
+    if (length > key.size() - pos) break;  // not a key of Evaluate()
+    const std::string_view bytes = key.substr(pos, length);
+    pos += length;
+    if (text.size() != 0) text.Put(" ");
+    const auto* raw = reinterpret_cast<const unsigned char*>(bytes.data());
+    switch (kind) {
+      case kKindIp:
+      case kKindFallbackIp:
+        text.Put("ip=");
+        text.PutIp(raw, bytes.size(), false);
+        break;
+      case kKindIp64:
+        text.Put("ip/64=");
+        text.PutIp(raw, bytes.size(), true);
+        break;
+      case kKindHeader:
+        text.Put("header=");
+        text.Put(bytes);
+        break;
+      case kKindPath:
+        text.Put("path=");
+        text.Put(bytes);
+        break;
+      case kKindMethod:
+        text.Put("method=");
+        text.Put(bytes);
+        break;
+      default:
+        text.Put("?=");
+        text.Put(bytes);
+        break;
+    }
+  }
+  return text.size();
+}
+
+PolicySet::PolicySet(std::vector<ServerPolicy> policies, std::unique_ptr<Limiter> limiter,
+                     std::size_t scratch_bytes)
+    : policies_(std::move(policies)), limiter_(std::move(limiter)), scratch_bytes_(scratch_bytes) {}
+
+absl::StatusOr<std::unique_ptr<PolicySet>> PolicySet::Build(const ServerConfig& config) {
+  if (absl::Status s = Validate(config); !s.ok()) return s;
+  LimiterOptions options;
+  options.capacity = config.table_capacity;
+  options.when_full = config.when_full;
+  options.policies = EngineConfigs(config);
+  auto limiter = Limiter::Create(std::move(options));
+  if (!limiter.ok()) return limiter.status();
+  return std::unique_ptr<PolicySet>(
+      new PolicySet(config.policies, *std::move(limiter), ScratchBytes(config)));
+}
+
+absl::StatusOr<std::unique_ptr<PolicySet>> PolicySet::Rebuild(const ServerConfig& config) const {
+  if (absl::Status s = Validate(config); !s.ok()) return s;
+  auto limiter = limiter_->WithPolicies(EngineConfigs(config));
+  if (!limiter.ok()) return limiter.status();
+  return std::unique_ptr<PolicySet>(
+      new PolicySet(config.policies, *std::move(limiter), ScratchBytes(config)));
+}
+
+void PolicySet::Evaluate(const HttpRequest& request, const sockaddr* peer,
+                         std::chrono::nanoseconds now, KeyScratch& scratch,
+                         EvalOutcome& outcome) const noexcept {
+  outcome.matched = false;
+  outcome.allowed = true;
+  outcome.reported = -1;
+  outcome.decision = Decision{};
+  outcome.key = {};
+  outcome.result_count = 0;
+
+  const PeerIp ip = PeerIpOf(peer);
+  char* const buffer = scratch.buffer.data();
+  const std::size_t capacity = scratch.buffer.size();
+  std::size_t used = 0;
+  std::size_t checks = 0;
+  std::size_t missing = 0;
+  const std::size_t count = std::min(policies_.size(), kMaxPolicies);
+
+  // Copies the when_missing: deny results and the table's decisions into `outcome`, merged in
+  // policy order.
+  const auto finish = [&](std::size_t decided) noexcept {
+    std::size_t a = 0;
+    std::size_t b = 0;
+    while (a < missing || b < decided) {
+      if (b == decided ||
+          (a < missing && scratch.missing[a].policy < scratch.checks[b].policy.index)) {
+        outcome.results[outcome.result_count++] = scratch.missing[a++];
+      } else {
+        const PolicyCheck& c = scratch.checks[b];
+        outcome.results[outcome.result_count++] = {static_cast<std::uint16_t>(c.policy.index),
+                                                   scratch.decisions[b].allowed, c.shadow, false};
+        ++b;
+      }
+    }
+  };
+
+  for (std::size_t i = 0; i < count; ++i) {
+    const ServerPolicy& p = policies_[i];
+    if (!Matches(p.match, request)) continue;
+    const bool shadow = p.mode == PolicyMode::kShadow;
+    KeyWriter key(buffer + used, capacity - used);
+    bool absent = false;
+    for (const KeyPart& part : p.key) {
+      switch (part.kind) {
+        case KeyPartKind::kIp:
+          key.Part(kKindIp, ip.bytes, ip.size);
+          break;
+        case KeyPartKind::kIp64:
+          key.Part(kKindIp64, ip.bytes, ip.size == kMaxIpBytes ? 8 : ip.size);
+          break;
+        case KeyPartKind::kHeader: {
+          const HttpHeader* h = request.Find(part.header);
+          if (h == nullptr || h->value.empty()) {
+            absent = true;
+          } else {
+            key.Part(kKindHeader, h->value);
+          }
+          break;
+        }
+        case KeyPartKind::kPath:
+          key.Part(kKindPath, request.path);
+          break;
+        case KeyPartKind::kMethod:
+          key.Part(kKindMethod, request.method);
+          break;
+      }
+      if (absent) break;
+    }
+    // Overflow cannot happen with a buffer of scratch_bytes() and a head within the limits.
+    if (key.overflow()) absent = true;
+    if (absent) {
+      if (p.when_missing == WhenMissing::kSkip) continue;
+      if (p.when_missing == WhenMissing::kIp) {
+        key.Reset();
+        key.Part(kKindFallbackIp, ip.bytes, ip.size);
+        if (key.overflow()) continue;
+      } else {  // kDeny: decided here, without the table.
+        outcome.matched = true;
+        scratch.missing[missing++] = {static_cast<std::uint16_t>(i), false, shadow, true};
+        if (!shadow) {
+          // Nothing was checked yet, so nothing was consumed anywhere.
+          outcome.allowed = false;
+          outcome.reported = static_cast<int>(i);
+          outcome.decision = Decision{false, 0, Decision::kNever, std::chrono::nanoseconds{0}};
+          finish(0);
+          return;
+        }
+        continue;
+      }
+    }
+    outcome.matched = true;
+    const std::string_view k = key.view();
+    scratch.checks[checks++] = PolicyCheck{PolicyId{static_cast<std::uint32_t>(i)}, k, 1, shadow};
+    used += k.size();
+  }
+
+  if (checks == 0) {
+    finish(0);
+    return;
+  }
+  const MultiDecision md = limiter_->CheckAll(std::span<const PolicyCheck>(scratch.checks, checks),
+                                              now, std::span<Decision>(scratch.decisions, checks));
+  outcome.allowed = md.allowed;
+  if (md.reported != MultiDecision::kNone) {
+    outcome.reported = static_cast<int>(scratch.checks[md.reported].policy.index);
+    outcome.decision = scratch.decisions[md.reported];
+    outcome.key = scratch.checks[md.reported].key;
+  }
+  finish(md.decided);
+}
+
+}  // namespace sluice::net
