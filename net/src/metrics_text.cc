@@ -1,0 +1,171 @@
+// GET /metrics: the Prometheus text exposition format (version 0.0.4).
+#include <chrono>
+
+#include "absl/strings/str_cat.h"
+#include "server_impl.h"
+
+namespace sluice::net {
+namespace {
+
+std::string Escape(std::string_view v) {
+  std::string out;
+  for (const char c : v) {
+    if (c == '\\' || c == '"') {
+      out.push_back('\\');
+      out.push_back(c);
+    } else if (c == '\n') {
+      out.append("\\n");
+    } else {
+      out.push_back(c);
+    }
+  }
+  return out;
+}
+
+void Family(std::string& out, std::string_view name, std::string_view type, std::string_view help) {
+  absl::StrAppend(&out, "# HELP ", std::string(name), " ", std::string(help), "\n# TYPE ",
+                  std::string(name), " ", std::string(type), "\n");
+}
+
+void Sample(std::string& out, std::string_view name, std::string_view labels, std::uint64_t value) {
+  absl::StrAppend(&out, std::string(name));
+  if (!labels.empty()) absl::StrAppend(&out, "{", std::string(labels), "}");
+  absl::StrAppend(&out, " ", value, "\n");
+}
+
+}  // namespace
+
+std::string Server::Impl::MetricsText() const {
+  std::lock_guard<std::mutex> lock(control_mu_);
+  const Runtime& rt = *runtimes_.back();
+  std::string out;
+
+  const auto sum = [&](auto member) {
+    std::uint64_t total = 0;
+    for (const auto& shard : shards) total += (shard->metrics().*member).Get();
+    return total;
+  };
+  Family(out, "sluice_requests_total", "counter",
+         "Requests answered by the data plane, by outcome.");
+  Sample(out, "sluice_requests_total", "outcome=\"allowed\"", sum(&ShardMetrics::requests_allowed));
+  Sample(out, "sluice_requests_total", "outcome=\"denied\"", sum(&ShardMetrics::requests_denied));
+  Sample(out, "sluice_requests_total", "outcome=\"unmatched\"",
+         sum(&ShardMetrics::requests_unmatched));
+
+  // Per policy: the running config's counters plus those of retired configs, by name.
+  std::map<std::string, PolicyTotals> totals = retired_totals_;
+  for (const auto& r : runtimes_) {
+    for (std::size_t p = 0; p < r->policies->size(); ++p) {
+      PolicyTotals& t = totals[r->policies->policy(p).name];
+      for (std::size_t s = 0; s < r->shards; ++s) {
+        const PolicyMetrics& m = r->metrics(s, p);
+        t.admitted += m.admitted.Get();
+        t.denied += m.denied.Get();
+        t.shadow_denied += m.shadow_denied.Get();
+        t.missing_key += m.missing_key.Get();
+      }
+    }
+  }
+  Family(out, "sluice_policy_decisions_total", "counter",
+         "Decisions per policy: admitted, denied (enforcing), shadow_denied (would have denied), "
+         "missing_key (denied by when_missing: deny; also counted in denied).");
+  for (const auto& [name, t] : totals) {
+    const std::string policy = absl::StrCat("policy=\"", Escape(name), "\",decision=\"");
+    Sample(out, "sluice_policy_decisions_total", policy + "admitted\"", t.admitted);
+    Sample(out, "sluice_policy_decisions_total", policy + "denied\"", t.denied);
+    Sample(out, "sluice_policy_decisions_total", policy + "shadow_denied\"", t.shadow_denied);
+    Sample(out, "sluice_policy_decisions_total", policy + "missing_key\"", t.missing_key);
+  }
+
+  Family(out, "sluice_parse_errors_total", "counter",
+         "Malformed requests answered with a 4xx/5xx and a close, by kind.");
+  for (std::size_t k = 1; k < kParseErrorKinds; ++k) {
+    std::uint64_t total = 0;
+    for (const auto& shard : shards) total += shard->metrics().parse_errors[k].Get();
+    Sample(out, "sluice_parse_errors_total",
+           absl::StrCat("kind=\"", std::string(LabelFor(static_cast<ParseError>(k))), "\""), total);
+  }
+  Sample(out, "sluice_parse_errors_total", "kind=\"bad_body_framing\"",
+         sum(&ShardMetrics::body_errors));
+
+  struct PerShard {
+    const char* name;
+    const char* type;
+    const char* help;
+    Counter ShardMetrics::*member;
+  };
+  static constexpr PerShard kPerShard[] = {
+      {"sluice_shard_requests_allowed_total", "counter", "Requests admitted, per shard.",
+       &ShardMetrics::requests_allowed},
+      {"sluice_shard_requests_denied_total", "counter", "Requests denied, per shard.",
+       &ShardMetrics::requests_denied},
+      {"sluice_connections_open", "gauge", "Open client connections.",
+       &ShardMetrics::connections_open},
+      {"sluice_connections_accepted_total", "counter", "Client connections accepted.",
+       &ShardMetrics::connections_accepted},
+      {"sluice_connections_refused_total", "counter",
+       "Connections closed at accept: over connections_per_shard, or while stopping.",
+       &ShardMetrics::connections_refused},
+      {"sluice_accept_errors_total", "counter", "accept() failures such as EMFILE.",
+       &ShardMetrics::accept_errors},
+      {"sluice_header_timeouts_total", "counter",
+       "Connections closed because a request head did not complete in time (slowloris).",
+       &ShardMetrics::header_timeouts},
+      {"sluice_idle_timeouts_total", "counter",
+       "Connections closed for idleness, or for not reading answers.",
+       &ShardMetrics::idle_timeouts},
+      {"sluice_output_overflows_total", "counter",
+       "Connections closed for sending far more than they read.", &ShardMetrics::output_overflows},
+      {"sluice_recv_enobufs_total", "counter",
+       "Receives that found the provided-buffer ring empty (re-armed).",
+       &ShardMetrics::recv_enobufs},
+      {"sluice_recv_paused_total", "counter",
+       "Times reading from a client stopped because its answers were not read.",
+       &ShardMetrics::recv_paused},
+      {"sluice_loop_passes_total", "counter", "io_uring loop passes (one submit each).",
+       &ShardMetrics::loop_passes},
+      {"sluice_completions_total", "counter", "io_uring completions handled.",
+       &ShardMetrics::completions},
+      {"sluice_decision_log_dropped_total", "counter",
+       "Decision log records dropped because the queue was full.", &ShardMetrics::log_dropped},
+  };
+  for (const PerShard& f : kPerShard) {
+    Family(out, f.name, f.type, f.help);
+    for (std::size_t i = 0; i < shards.size(); ++i) {
+      Sample(out, f.name, absl::StrCat("shard=\"", i, "\""),
+             (shards[i]->metrics().*f.member).Get());
+    }
+  }
+
+  const StateTable& table = rt.policies->limiter().table();
+  const TableStats ts = table.Stats();
+  const auto now = std::chrono::steady_clock::now().time_since_epoch();
+  Family(out, "sluice_table_capacity_keys", "gauge", "Keys the state table can hold.");
+  Sample(out, "sluice_table_capacity_keys", "", ts.capacity);
+  Family(out, "sluice_table_memory_bytes", "gauge", "Memory of the state table (fixed).");
+  Sample(out, "sluice_table_memory_bytes", "", ts.memory_bytes);
+  Family(out, "sluice_table_occupied_slots", "gauge",
+         "Slots holding a key, live or expired-but-not-reused.");
+  Sample(out, "sluice_table_occupied_slots", "",
+         ts.occupied < 0 ? 0 : static_cast<std::uint64_t>(ts.occupied));
+  Family(out, "sluice_table_live_keys", "gauge", "Keys whose state still matters (TAT > now).");
+  Sample(out, "sluice_table_live_keys", "",
+         table.CountLive(std::chrono::duration_cast<std::chrono::nanoseconds>(now)));
+  Family(out, "sluice_table_events_total", "counter",
+         "State table events: installs, reuse of expired slots (lossless), evictions of live "
+         "keys, and requests denied or allowed because a bucket was full.");
+  Sample(out, "sluice_table_events_total", "event=\"install\"", ts.installs);
+  Sample(out, "sluice_table_events_total", "event=\"reuse_expired\"", ts.reused_expired);
+  Sample(out, "sluice_table_events_total", "event=\"evict\"", ts.evictions);
+  Sample(out, "sluice_table_events_total", "event=\"full_deny\"", ts.full_denied);
+  Sample(out, "sluice_table_events_total", "event=\"full_allow\"", ts.full_allowed);
+
+  Family(out, "sluice_config_generation", "gauge", "Generation of the running config.");
+  Sample(out, "sluice_config_generation", "", rt.generation);
+  Family(out, "sluice_config_reloads_total", "counter", "Config reloads, by result.");
+  Sample(out, "sluice_config_reloads_total", "result=\"ok\"", reloads_ok_);
+  Sample(out, "sluice_config_reloads_total", "result=\"error\"", reloads_failed_);
+  return out;
+}
+
+}  // namespace sluice::net

@@ -1,0 +1,199 @@
+#include <unistd.h>
+
+#include <chrono>
+#include <thread>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "listener.h"
+#include "server_impl.h"
+
+namespace sluice::net {
+
+absl::StatusOr<std::unique_ptr<Server>> Server::Start(ServerConfig config,
+                                                      std::string config_path) {
+  auto impl = std::make_unique<Impl>();
+  absl::Status s = impl->Start(std::move(config), std::move(config_path));
+  if (!s.ok()) return s;  // ~Impl stops whatever had started
+  return std::unique_ptr<Server>(new Server(std::move(impl)));
+}
+
+Server::Server(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Server::~Server() { Stop(); }
+std::uint16_t Server::port() const noexcept { return impl_->port; }
+std::uint16_t Server::admin_port() const noexcept { return impl_->admin_port; }
+std::size_t Server::shards() const noexcept { return impl_->shards.size(); }
+absl::Status Server::ReloadFromFile() { return impl_->ReloadFromFile(); }
+absl::Status Server::Reload(ServerConfig config) { return impl_->Reload(std::move(config)); }
+void Server::Stop() { impl_->Stop(); }
+std::string Server::MetricsText() const { return impl_->MetricsText(); }
+std::string Server::ConfigYaml() const { return impl_->ConfigYaml(); }
+
+std::string Server::RingSummary() const {
+  std::string out;
+  for (std::size_t i = 0; i < impl_->shards.size(); ++i) {
+    const RingFeatures f = impl_->shards[i]->features();
+    absl::StrAppend(&out, "shard ", i, ": io_uring", f.single_issuer ? " SINGLE_ISSUER" : "",
+                    f.defer_taskrun ? " DEFER_TASKRUN" : "", f.coop_taskrun ? " COOP_TASKRUN" : "",
+                    ", multishot accept and recv, provided buffer ring\n");
+  }
+  return out;
+}
+
+Server::Impl::~Impl() { Stop(); }
+
+absl::Status Server::Impl::Start(ServerConfig config, std::string config_path) {
+  config_path_ = std::move(config_path);
+  std::size_t threads = config.threads;
+  if (threads == 0) {
+    const long online = sysconf(_SC_NPROCESSORS_ONLN);
+    threads = online > 0 ? static_cast<std::size_t>(online) : 1;
+  }
+  const long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+  if (!config.log.denials_path.empty()) {
+    auto log = DecisionLog::Open(config.log.denials_path, threads);
+    if (!log.ok()) return log.status();
+    log_ = *std::move(log);
+  }
+  auto runtime = Runtime::Build(config, threads, 1);
+  if (!runtime.ok()) return runtime.status();
+  runtimes_.push_back(*std::move(runtime));
+
+  auto admin = Listen(config.admin, /*reuse_port=*/false, 64);
+  if (!admin.ok()) return admin.status();
+  admin_fd_ = *admin;
+  admin_port = *BoundPort(admin_fd_);
+
+  ListenAddress data = config.listen;
+  for (std::size_t i = 0; i < threads; ++i) {
+    auto fd = Listen(data, /*reuse_port=*/true);
+    if (!fd.ok()) return fd.status();
+    if (i == 0) {
+      port = *BoundPort(*fd);
+      data.port = port;  // the other shards join the port the first one got
+    }
+    Shard::Options options;
+    options.index = i;
+    options.cpu = cpus > 0 ? static_cast<int>(i % static_cast<std::size_t>(cpus)) : -1;
+    options.listen_fd = *fd;
+    options.runtime = runtimes_.back().get();
+    options.log = log_.get();
+    auto shard = std::make_unique<Shard>(options);
+    absl::Status s = shard->Start();
+    if (!s.ok()) {
+      ::close(*fd);
+      return absl::UnavailableError(absl::StrCat("shard ", i, ": ", s.message()));
+    }
+    shards.push_back(std::move(shard));
+  }
+  admin_thread_ = std::thread([this] { AdminLoop(); });
+  return absl::OkStatus();
+}
+
+absl::Status Server::Impl::ReloadFromFile() {
+  if (config_path_.empty()) {
+    std::lock_guard<std::mutex> lock(control_mu_);
+    ++reloads_failed_;
+    return absl::FailedPreconditionError("no config file to reload (started without --config)");
+  }
+  auto config = LoadConfigFile(config_path_);
+  if (!config.ok()) {
+    std::lock_guard<std::mutex> lock(control_mu_);
+    ++reloads_failed_;
+    return config.status();
+  }
+  return Reload(*std::move(config));
+}
+
+absl::Status Server::Impl::Reload(ServerConfig config) {
+  std::lock_guard<std::mutex> lock(control_mu_);
+  const Runtime& current = *runtimes_.back();
+  // What the running process cannot change in place: refuse rather than half-apply.
+  const auto fixed = [&](bool same, std::string_view what) -> absl::Status {
+    if (same) return absl::OkStatus();
+    return absl::FailedPreconditionError(
+        absl::StrCat("reload: ", std::string(what), " cannot change without a restart"));
+  };
+  const ServerConfig& was = current.config;
+  for (const absl::Status& s :
+       {fixed(config.listen == was.listen, "listen"), fixed(config.admin == was.admin, "admin"),
+        fixed(config.threads == was.threads, "threads"),
+        fixed(config.table_capacity == was.table_capacity && config.when_full == was.when_full,
+              "table"),
+        fixed(config.log.denials_path == was.log.denials_path, "log.denials"),
+        fixed(config.limits.http.max_header_bytes == was.limits.http.max_header_bytes &&
+                  config.limits.max_output_bytes == was.limits.max_output_bytes &&
+                  config.limits.max_connections_per_shard == was.limits.max_connections_per_shard,
+              "limits.header_bytes/output_bytes/connections_per_shard")}) {
+    if (!s.ok()) {
+      ++reloads_failed_;
+      return s;
+    }
+  }
+  auto next = Runtime::Rebuild(current, std::move(config));
+  if (!next.ok()) {
+    ++reloads_failed_;
+    return next.status();
+  }
+  runtimes_.push_back(*std::move(next));
+  const Runtime* published = runtimes_.back().get();
+  for (auto& shard : shards) {
+    while (!shard->Deliver(published)) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  if (log_) log_->RequestReopen();
+  ++reloads_ok_;
+  // Shards switch at their next loop pass (they were woken): wait briefly to reclaim now.
+  for (int i = 0; i < 200; ++i) {
+    bool all = true;
+    for (auto& shard : shards) {
+      all = all && (shard->stopped() || shard->generation() >= published->generation);
+    }
+    if (all) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  RetireUnused();
+  return absl::OkStatus();
+}
+
+void Server::Impl::RetireUnused() {
+  std::uint64_t oldest_in_use = runtimes_.back()->generation;
+  for (auto& shard : shards) {
+    if (!shard->stopped()) oldest_in_use = std::min(oldest_in_use, shard->generation());
+  }
+  auto it = runtimes_.begin();
+  while (it + 1 != runtimes_.end() && (*it)->generation < oldest_in_use) {
+    // No shard reads it any more (their acquire/release generation handshake): fold its
+    // counters into the totals and free it.
+    const Runtime& r = **it;
+    for (std::size_t p = 0; p < r.policies->size(); ++p) {
+      PolicyTotals& t = retired_totals_[r.policies->policy(p).name];
+      for (std::size_t s = 0; s < r.shards; ++s) {
+        const PolicyMetrics& m = r.metrics(s, p);
+        t.admitted += m.admitted.Get();
+        t.denied += m.denied.Get();
+        t.shadow_denied += m.shadow_denied.Get();
+        t.missing_key += m.missing_key.Get();
+      }
+    }
+    it = runtimes_.erase(it);
+  }
+}
+
+void Server::Impl::Stop() {
+  if (stopped_) return;
+  stopped_ = true;
+  for (auto& shard : shards) shard->RequestStop();
+  for (auto& shard : shards) shard->Join();
+  admin_stop_.store(true, std::memory_order_relaxed);
+  if (admin_thread_.joinable()) admin_thread_.join();
+  if (admin_fd_ >= 0) ::close(admin_fd_);
+  admin_fd_ = -1;
+  if (log_) log_->Stop();
+}
+
+std::string Server::Impl::ConfigYaml() const {
+  std::lock_guard<std::mutex> lock(control_mu_);
+  return ToYaml(runtimes_.back()->config);
+}
+
+}  // namespace sluice::net

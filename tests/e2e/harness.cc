@@ -1,0 +1,228 @@
+#include "harness.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cctype>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#ifndef SLUICED_PATH
+#error "SLUICED_PATH must name the sluiced binary"
+#endif
+
+namespace sluice::e2e {
+namespace {
+
+std::uint16_t PortAfter(const std::string& text, const std::string& marker) {
+  const std::size_t at = text.find(marker);
+  if (at == std::string::npos) return 0;
+  const std::size_t end = text.find(' ', at + marker.size());
+  const std::string addr = text.substr(at + marker.size(), end - at - marker.size());
+  const std::size_t colon = addr.rfind(':');
+  if (colon == std::string::npos) return 0;
+  return static_cast<std::uint16_t>(std::atoi(addr.c_str() + colon + 1));
+}
+
+}  // namespace
+
+Sluiced::Sluiced(const std::string& yaml, std::vector<std::string> extra_args) {
+  char path[] = "/tmp/sluiced-e2e-XXXXXX.yaml";
+  const int cfd = mkstemps(path, 5);
+  if (cfd < 0) return;
+  ::close(cfd);
+  config_path_ = path;
+  WriteConfig(yaml);
+
+  int pipe_fds[2];
+  if (pipe2(pipe_fds, O_CLOEXEC) != 0) return;
+  std::vector<std::string> args = {SLUICED_PATH, "--config", config_path_};
+  args.insert(args.end(), extra_args.begin(), extra_args.end());
+  pid_ = fork();
+  if (pid_ == 0) {
+    dup2(pipe_fds[1], 1);
+    dup2(pipe_fds[1], 2);
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    execv(argv[0], argv.data());
+    _exit(127);
+  }
+  ::close(pipe_fds[1]);
+  out_fd_ = pipe_fds[0];
+  fcntl(out_fd_, F_SETFL, O_NONBLOCK);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (std::chrono::steady_clock::now() < deadline) {
+    DrainOutput();
+    if (output_.find("admin on ") != std::string::npos) {
+      port_ = PortAfter(output_, "listening on ");
+      admin_port_ = PortAfter(output_, "admin on ");
+      return;
+    }
+    if (Wait(std::chrono::milliseconds(0)).has_value()) {
+      DrainOutput();
+      return;
+    }
+    pollfd p{out_fd_, POLLIN, 0};
+    ::poll(&p, 1, 50);
+  }
+}
+
+Sluiced::~Sluiced() {
+  if (pid_ > 0 && !exit_code_) {
+    ::kill(pid_, SIGKILL);
+    int status;
+    waitpid(pid_, &status, 0);
+  }
+  if (out_fd_ >= 0) ::close(out_fd_);
+  if (!config_path_.empty()) std::remove(config_path_.c_str());
+}
+
+bool Sluiced::io_uring_refused() const {
+  return !ok() && (output_.find("io_uring") != std::string::npos);
+}
+
+void Sluiced::Signal(int sig) const {
+  if (pid_ > 0) ::kill(pid_, sig);
+}
+
+std::optional<int> Sluiced::Wait(std::chrono::milliseconds timeout) {
+  if (exit_code_) return exit_code_;
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    int status = 0;
+    const pid_t r = waitpid(pid_, &status, WNOHANG);
+    if (r == pid_) {
+      exit_code_ = WIFEXITED(status) ? WEXITSTATUS(status) : -WTERMSIG(status);
+      return exit_code_;
+    }
+    if (std::chrono::steady_clock::now() >= deadline) return std::nullopt;
+    DrainOutput();
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+}
+
+void Sluiced::WriteConfig(const std::string& yaml) const {
+  // Write a sibling file then rename: a reload never reads a half-written config.
+  const std::string tmp = config_path_ + ".tmp";
+  std::ofstream(tmp) << yaml;
+  std::rename(tmp.c_str(), config_path_.c_str());
+}
+
+const std::string& Sluiced::DrainOutput() {
+  char buf[4096];
+  for (;;) {
+    const ssize_t n = ::read(out_fd_, buf, sizeof buf);
+    if (n <= 0) break;
+    output_.append(buf, static_cast<std::size_t>(n));
+  }
+  return output_;
+}
+
+long Sluiced::RssKib() const {
+  std::ifstream status("/proc/" + std::to_string(pid_) + "/status");
+  std::string line;
+  while (std::getline(status, line)) {
+    if (line.rfind("VmRSS:", 0) == 0) return std::atol(line.c_str() + 6);
+  }
+  return -1;
+}
+
+Client::Client(std::uint16_t port, std::chrono::milliseconds timeout) {
+  fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(port);
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  timeval tv{};
+  tv.tv_sec = timeout.count() / 1000;
+  tv.tv_usec = static_cast<suseconds_t>((timeout.count() % 1000) * 1000);
+  setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  setsockopt(fd_, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+  if (::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    ::close(fd_);
+    fd_ = -1;
+  }
+}
+
+Client::~Client() { Close(); }
+
+void Client::Close() {
+  if (fd_ >= 0) ::close(fd_);
+  fd_ = -1;
+}
+
+bool Client::Send(const std::string& data) {
+  std::size_t sent = 0;
+  while (sent < data.size()) {
+    const ssize_t n = ::send(fd_, data.data() + sent, data.size() - sent, MSG_NOSIGNAL);
+    if (n <= 0) return false;
+    sent += static_cast<std::size_t>(n);
+  }
+  return true;
+}
+
+std::optional<Response> Client::Read() {
+  for (;;) {
+    const std::size_t end = buffer_.find("\r\n\r\n");
+    if (end != std::string::npos) {
+      Response r;
+      std::istringstream head(buffer_.substr(0, end));
+      std::string line;
+      std::getline(head, line);
+      if (line.rfind("HTTP/1.", 0) != 0 || line.size() < 12) return std::nullopt;
+      r.status = std::atoi(line.c_str() + 9);
+      while (std::getline(head, line)) {
+        if (!line.empty() && line.back() == '\r') line.pop_back();
+        const std::size_t colon = line.find(':');
+        if (colon == std::string::npos) return std::nullopt;
+        std::string name = line.substr(0, colon);
+        for (auto& ch : name) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+        std::size_t v = colon + 1;
+        while (v < line.size() && line[v] == ' ') ++v;
+        r.headers[name] = line.substr(v);
+      }
+      const std::size_t length =
+          static_cast<std::size_t>(std::atol(r.Header("content-length").c_str()));
+      if (buffer_.size() >= end + 4 + length) {
+        r.body = buffer_.substr(end + 4, length);
+        buffer_.erase(0, end + 4 + length);
+        return r;
+      }
+    }
+    char buf[16384];
+    const ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
+    if (n <= 0) return std::nullopt;
+    buffer_.append(buf, static_cast<std::size_t>(n));
+  }
+}
+
+bool Client::ReadsEof() {
+  char buf[4096];
+  for (;;) {
+    const ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
+    if (n == 0) return true;
+    if (n < 0) return errno == ECONNRESET;
+  }
+}
+
+std::optional<Response> Get(std::uint16_t port, const std::string& raw_request) {
+  Client c(port);
+  if (!c.connected() || !c.Send(raw_request)) return std::nullopt;
+  return c.Read();
+}
+
+std::string Request(const std::string& path, const std::string& extra_headers) {
+  return "GET " + path + " HTTP/1.1\r\nHost: test\r\n" + extra_headers + "\r\n";
+}
+
+}  // namespace sluice::e2e

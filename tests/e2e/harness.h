@@ -1,0 +1,87 @@
+// End-to-end harness: starts the real sluiced binary on port 0 and talks to it over loopback.
+#ifndef SLUICE_TESTS_E2E_HARNESS_H_
+#define SLUICE_TESTS_E2E_HARNESS_H_
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace sluice::e2e {
+
+// A parsed HTTP response.
+struct Response {
+  int status = 0;
+  std::map<std::string, std::string> headers;  // lower-cased names
+  std::string body;
+  std::string Header(const std::string& name) const {
+    auto it = headers.find(name);
+    return it == headers.end() ? std::string() : it->second;
+  }
+};
+
+class Sluiced {
+ public:
+  // Writes `yaml` to a temp file and starts `sluiced --config FILE` plus `extra_args`.
+  // Waits until it prints its listen and admin ports (or exits). ok() tells which.
+  explicit Sluiced(const std::string& yaml, std::vector<std::string> extra_args = {});
+  ~Sluiced();  // SIGKILL if still running
+
+  bool ok() const { return port_ != 0; }
+  bool io_uring_refused() const;  // it exited because the kernel refused io_uring
+  std::uint16_t port() const { return port_; }
+  std::uint16_t admin_port() const { return admin_port_; }
+  pid_t pid() const { return pid_; }
+  const std::string& config_path() const { return config_path_; }
+  const std::string& output() const { return output_; }
+
+  void Signal(int sig) const;
+  // Waits for exit; returns the exit code (or -signal). nullopt on timeout.
+  std::optional<int> Wait(std::chrono::milliseconds timeout);
+  // Rewrites the config file (for reload tests).
+  void WriteConfig(const std::string& yaml) const;
+  // Reads whatever the server printed since (non-blocking), and returns all output so far.
+  const std::string& DrainOutput();
+  // Resident memory in KiB (VmRSS).
+  long RssKib() const;
+
+ private:
+  std::string config_path_;
+  pid_t pid_ = -1;
+  int out_fd_ = -1;
+  std::string output_;
+  std::uint16_t port_ = 0;
+  std::uint16_t admin_port_ = 0;
+  std::optional<int> exit_code_;
+};
+
+// A blocking loopback client connection with receive timeouts.
+class Client {
+ public:
+  explicit Client(std::uint16_t port, std::chrono::milliseconds timeout = std::chrono::seconds(5));
+  ~Client();
+  bool connected() const { return fd_ >= 0; }
+  int fd() const { return fd_; }
+  bool Send(const std::string& data);
+  // Reads one whole response (Content-Length framing). nullopt on timeout, close or garbage.
+  std::optional<Response> Read();
+  // True when the server closed the connection (EOF) within the timeout, with no more data.
+  bool ReadsEof();
+  void Close();
+
+ private:
+  int fd_ = -1;
+  std::string buffer_;
+};
+
+// One request, one response, on a fresh connection.
+std::optional<Response> Get(std::uint16_t port, const std::string& raw_request);
+std::string Request(const std::string& path, const std::string& extra_headers = "");
+
+}  // namespace sluice::e2e
+
+#endif  // SLUICE_TESTS_E2E_HARNESS_H_
