@@ -10,6 +10,10 @@ packages=(
   clang clang-format libclang-rt-14-dev
   curl
 )
+# promtool (in Debian's prometheus package) lints /metrics in the e2e tests; CI asks for it.
+if [[ "${SLUICE_WITH_PROMTOOL:-0}" == 1 ]]; then
+  packages+=(prometheus)
+fi
 if [[ "${SLUICE_WITH_PEERS:-0}" == 1 ]]; then
   packages+=(wrk nginx haproxy)
 fi

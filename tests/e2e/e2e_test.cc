@@ -1,9 +1,14 @@
 // End-to-end: the real sluiced binary on port 0, driven over loopback.
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <chrono>
+#include <cstdlib>
+#include <fstream>
+#include <set>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -227,6 +232,30 @@ TEST(E2eTest, AdminEndpoints) {
             std::string::npos)
       << metrics->body;
   EXPECT_NE(metrics->body.find("# TYPE sluice_requests_total counter"), std::string::npos);
+  // Every family has HELP and TYPE, every counter ends in _total, no sample repeats.
+  {
+    std::set<std::string> series;
+    std::istringstream lines(metrics->body);
+    for (std::string line; std::getline(lines, line);) {
+      if (line.empty() || line[0] == '#') continue;
+      EXPECT_TRUE(series.insert(line.substr(0, line.rfind(' '))).second) << "repeated: " << line;
+    }
+    EXPECT_GT(series.size(), 20u);
+  }
+  for (std::size_t at = metrics->body.find("# TYPE "); at != std::string::npos;
+       at = metrics->body.find("# TYPE ", at + 1)) {
+    const std::string line = metrics->body.substr(at, metrics->body.find('\n', at) - at);
+    if (line.ends_with(" counter")) {
+      EXPECT_NE(line.find("_total "), std::string::npos) << line;
+    }
+  }
+  if (access("/usr/bin/promtool", X_OK) == 0) {
+    const std::string path = server.config_path() + ".metrics";
+    { std::ofstream(path) << metrics->body; }
+    const int rc = std::system(("/usr/bin/promtool check metrics < " + path).c_str());
+    std::remove(path.c_str());
+    EXPECT_EQ(rc, 0) << "promtool check metrics failed";
+  }
   auto config = Get(server.admin_port(), Request("/config"));
   ASSERT_TRUE(config);
   EXPECT_NE(config->body.find("per-key"), std::string::npos);
