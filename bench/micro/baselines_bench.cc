@@ -1,0 +1,190 @@
+// Baselines for state_table_bench.cc, run in the same process so ratios compare like with like:
+//   BM_MutexMapHotKey   what a user would write by hand (a mutex and a hash map), same GCRA rule
+//   BM_AtomicFloor      one 128-bit CAS on one slot: the floor of a contended decision
+//   BM_MemoryFloor      random cache-line read-modify-writes over a table-sized buffer,
+//                       prefetched in CheckBatch's groups: the floor of a memory-bound decision
+//   BM_MemoryCasFloor   the same with the table's 128-bit CAS as the write (explanatory)
+//   BM_GcraStep         the rule alone, no table (explanatory)
+//   BM_KeyHash          hashing a 16-byte key (explanatory)
+#include <benchmark/benchmark.h>
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/strings/string_view.h"
+#include "bench_support.h"
+#include "sluice/cacheline.h"
+#include "sluice/gcra.h"
+#include "sluice/key_hash.h"
+
+namespace sluice::bench {
+namespace {
+
+__extension__ typedef unsigned __int128 U128;
+
+// ---------------------------------------------------------------------------------------------
+// BM_MutexMapHotKey: the hand-written limiter. Same policy, key and synthetic time as
+// BM_GcraHotKey and the same arithmetic (GcraStep), so only synchronisation and hashing differ.
+class MutexMapLimiter {
+ public:
+  explicit MutexMapLimiter(const GcraParams& params) : params_(params) {}
+
+  Decision Check(std::string_view key, std::int64_t now, std::uint64_t cost) {
+    const std::lock_guard<std::mutex> lock(mu_);
+    // Debian's abseil has its own string_view: look up through it, heterogeneously.
+    auto it = tat_.find(absl::string_view(key.data(), key.size()));
+    if (it == tat_.end()) it = tat_.emplace(std::string(key), now).first;
+    const GcraResult r = GcraStep(params_, it->second, now, cost);
+    it->second = r.new_tat;
+    return r.decision;
+  }
+
+ private:
+  const GcraParams params_;
+  std::mutex mu_;
+  absl::flat_hash_map<std::string, std::int64_t> tat_;
+};
+
+void BM_MutexMapHotKey(benchmark::State& state) {
+  const ScopedPin pin(state.thread_index());
+  static MutexMapLimiter limiter(HotParams());  // thread-safe initialisation, no barrier needed
+  static SyntheticClock clock;
+  std::int64_t now = clock.Base();
+  std::uint64_t admitted = 0;
+  for (auto _ : state) {
+    now += kHotStepNs;
+    const Decision d = limiter.Check(kHotKey, now, 1);
+    admitted += d.allowed ? 1 : 0;
+  }
+  clock.Publish(now);
+  state.SetItemsProcessed(state.iterations());
+  state.counters["admitted"] =
+      benchmark::Counter(static_cast<double>(admitted) / static_cast<double>(state.iterations()),
+                         benchmark::Counter::kAvgThreads);
+}
+BENCHMARK(BM_MutexMapHotKey)->Threads(1)->Threads(2)->UseRealTime();
+
+// ---------------------------------------------------------------------------------------------
+// BM_AtomicFloor: one LOCK CMPXCHG16B per iteration on a 16-byte slot alone on its cache line,
+// shared by every thread. A failed CAS hands back the current value, which the next iteration
+// uses: exactly one RMW per iteration, no separate load.
+struct alignas(kCacheLine) FloorSlot {
+  U128 word = 0;
+};
+static_assert(alignof(FloorSlot) == kCacheLine && sizeof(FloorSlot) == kCacheLine);
+
+void BM_AtomicFloor(benchmark::State& state) {
+  const ScopedPin pin(state.thread_index());
+  static FloorSlot slot;
+  U128 expected = 0;
+  for (auto _ : state) {
+    const U128 previous = __sync_val_compare_and_swap(&slot.word, expected, expected + 1);
+    expected = previous == expected ? expected + 1 : previous;
+  }
+  benchmark::DoNotOptimize(expected);
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_AtomicFloor)->Threads(1)->Threads(2)->UseRealTime();
+
+// ---------------------------------------------------------------------------------------------
+// BM_MemoryFloor/<keys>: a buffer of the table's size (keys * 16 bytes, 64-byte lines, huge
+// pages advised, committed), the same key sequence as BM_GcraRandomKeys (its values are
+// uniformly mixed, so their low bits pick a uniform line), and CheckBatch's access pattern:
+// groups of kGroup lines, all prefetched for writing, then each read-modified-written. An
+// iteration is a batch of kBatch requests, like BM_GcraBatchRandomKeys.
+constexpr std::size_t kGroup = 16;  // Limiter::CheckBatch's group
+constexpr std::size_t kBatch = 64;  // BM_GcraBatchRandomKeys' batch
+
+struct alignas(kCacheLine) Line {
+  U128 words[kCacheLine / sizeof(U128)];
+};
+static_assert(sizeof(Line) == kCacheLine);
+
+HugeBuffer& FloorBuffer(std::size_t keys) {
+  // Single-threaded benchmarks only; built once per process and key count.
+  static std::map<std::size_t, std::unique_ptr<HugeBuffer>> cache;
+  std::unique_ptr<HugeBuffer>& slot = cache[keys];
+  if (!slot) slot = std::make_unique<HugeBuffer>(keys * 16);
+  return *slot;
+}
+
+template <bool kCas>
+void MemoryFloor(benchmark::State& state) {
+  const auto keys = static_cast<std::size_t>(state.range(0));
+  const std::vector<std::uint64_t>& sequence = RandomKeysFor(keys).sequence;
+  HugeBuffer& buffer = FloorBuffer(keys);
+  Line* const lines = static_cast<Line*>(buffer.data());
+  const std::uint64_t line_mask = buffer.size() / sizeof(Line) - 1;
+  const std::size_t mask = sequence.size() - 1;
+  std::size_t j = 0;
+  for (auto _ : state) {
+    for (std::size_t group = 0; group < kBatch; group += kGroup) {
+      Line* targets[kGroup];
+      for (std::size_t i = 0; i < kGroup; ++i) {
+        targets[i] = &lines[sequence[(j + i) & mask] & line_mask];
+        __builtin_prefetch(targets[i], /*rw=*/1, /*locality=*/3);
+      }
+      for (std::size_t i = 0; i < kGroup; ++i) {
+        U128& word = targets[i]->words[0];
+        if constexpr (kCas) {
+          const U128 seen = word;  // a plain read as the hint, like the table's relaxed loads
+          (void)__sync_val_compare_and_swap(&word, seen, seen + 1);
+        } else {
+          word += 1;
+        }
+      }
+      j = (j + kGroup) & mask;
+    }
+    benchmark::ClobberMemory();
+  }
+  state.SetItemsProcessed(state.iterations() * static_cast<std::int64_t>(kBatch));
+}
+
+void BM_MemoryFloor(benchmark::State& state) { MemoryFloor<false>(state); }
+void BM_MemoryCasFloor(benchmark::State& state) { MemoryFloor<true>(state); }
+BENCHMARK(BM_MemoryFloor)->Arg(1 << 24);
+BENCHMARK(BM_MemoryCasFloor)->Arg(1 << 24);
+
+// ---------------------------------------------------------------------------------------------
+// BM_GcraStep: the rule alone, on the hot-key policy and time step. Each TAT feeds the next
+// step, as on one key.
+void BM_GcraStep(benchmark::State& state) {
+  GcraParams params = HotParams();
+  benchmark::DoNotOptimize(params);  // keep T opaque: no constant-folded division
+  std::int64_t tat = 0;
+  std::int64_t now = 0;
+  for (auto _ : state) {
+    now += kHotStepNs;
+    const GcraResult r = GcraStep(params, tat, now, 1);
+    tat = r.new_tat;
+    benchmark::DoNotOptimize(r.decision);
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_GcraStep);
+
+// BM_KeyHash: KeyHasher::Hash of a 16-byte key (kHotKey's length), a different key each time.
+void BM_KeyHash(benchmark::State& state) {
+  const KeyHasher hasher(HashSeed{{1, 2, 3, 4}});
+  char key[16] = {};
+  std::uint64_t counter = 0;
+  for (auto _ : state) {
+    ++counter;
+    std::memcpy(key, &counter, sizeof counter);
+    benchmark::DoNotOptimize(hasher.Hash(7, std::string_view(key, sizeof key)));
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_KeyHash);
+
+}  // namespace
+}  // namespace sluice::bench
