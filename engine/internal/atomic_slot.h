@@ -6,6 +6,18 @@
 #include <bit>
 #include <cstdint>
 
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
+
+#if defined(__SANITIZE_THREAD__)
+#define SLUICE_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define SLUICE_TSAN 1
+#endif
+#endif
+
 namespace sluice::internal {
 
 __extension__ typedef unsigned __int128 U128;
@@ -37,6 +49,37 @@ static_assert(sizeof(Slot) == 16 && alignof(Slot) == 16);
   const std::uint64_t tag = __atomic_load_n(&half[0], __ATOMIC_RELAXED);
   const std::uint64_t tat = __atomic_load_n(&half[1], __ATOMIC_RELAXED);
   return Pack(tag, static_cast<std::int64_t>(tat));
+}
+
+// True when this CPU makes aligned 16-byte loads single-copy atomic: Intel (SDM vol. 3, 9.1.1)
+// and AMD (APM vol. 2, 7.3.2) guarantee it for MOVDQA on every processor that supports AVX.
+// Call once (at table creation) and keep the answer.
+[[nodiscard]] inline bool HasAtomic16ByteLoads() noexcept {
+#if defined(SLUICE_TSAN)
+  return true;  // LoadAtomic() below is an instrumented __atomic load under TSan
+#elif defined(__x86_64__)
+  __builtin_cpu_init();
+  return __builtin_cpu_supports("avx");
+#else
+  return false;
+#endif
+}
+
+// One atomic 16-byte load: a real snapshot of the slot. Only valid when
+// HasAtomic16ByteLoads() said so. Relaxed ordering suffices for the same reason as above.
+[[nodiscard]] inline U128 LoadAtomic(const Slot& s) noexcept {
+#if defined(SLUICE_TSAN)
+  return __atomic_load_n(&s.word, __ATOMIC_RELAXED);  // TSan sees an atomic 128-bit load
+#elif defined(__x86_64__)
+  __m128i v;
+  // Inline asm so the compiler cannot split the load into two 8-byte halves.
+  asm volatile("movdqa %1, %0" : "=x"(v) : "m"(*reinterpret_cast<const __m128i*>(&s.word)));
+  const auto lo = static_cast<std::uint64_t>(_mm_cvtsi128_si64(v));
+  const auto hi = static_cast<std::uint64_t>(_mm_cvtsi128_si64(_mm_unpackhi_epi64(v, v)));
+  return (static_cast<U128>(hi) << 64) | lo;
+#else
+  return LoadRelaxed(s);
+#endif
 }
 
 // 128-bit compare-and-swap (LOCK CMPXCHG16B with -mcx16; a full barrier, seq_cst). On failure

@@ -68,21 +68,27 @@ Decision Limiter::Check(PolicyId policy, std::string_view key, std::chrono::nano
 
 void Limiter::CheckBatch(std::span<const Request> requests, std::chrono::nanoseconds now,
                          std::span<Decision> out) noexcept {
-  // Hash a group, prefetch its buckets, then decide it: the group's cache misses overlap
-  // instead of queueing one behind the other.
-  constexpr std::size_t kGroup = 16;
-  std::uint64_t hashes[kGroup];
-  for (std::size_t base = 0; base < requests.size(); base += kGroup) {
-    const std::size_t n = std::min(kGroup, requests.size() - base);
-    for (std::size_t i = 0; i < n; ++i) {
-      const Request& r = requests[base + i];
-      hashes[i] = hasher_.Hash(policies_[r.policy.index].space(), r.key);
-      table_->Prefetch(hashes[i]);
+  // A rolling window: while request i is decided, the bucket of request i + kAhead is being
+  // fetched, so cache misses overlap instead of queueing one behind the other.
+  constexpr std::size_t kAhead = 16;
+  std::uint64_t hashes[kAhead];
+  const std::size_t n = requests.size();
+  const auto hash_of = [&](std::size_t i) {
+    const Request& r = requests[i];
+    return hasher_.Hash(policies_[r.policy.index].space(), r.key);
+  };
+  for (std::size_t i = 0; i < std::min(kAhead, n); ++i) {
+    hashes[i] = hash_of(i);
+    table_->Prefetch(hashes[i]);
+  }
+  for (std::size_t i = 0; i < n; ++i) {
+    const std::uint64_t hash = hashes[i % kAhead];
+    if (i + kAhead < n) {
+      hashes[i % kAhead] = hash_of(i + kAhead);
+      table_->Prefetch(hashes[i % kAhead]);
     }
-    for (std::size_t i = 0; i < n; ++i) {
-      const Request& r = requests[base + i];
-      out[base + i] = table_->Check(hashes[i], policies_[r.policy.index].params(), now, r.cost);
-    }
+    const Request& r = requests[i];
+    out[i] = table_->Check(hash, policies_[r.policy.index].params(), now, r.cost);
   }
 }
 

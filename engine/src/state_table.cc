@@ -44,6 +44,11 @@ constexpr std::size_t kMaxCapacity = std::size_t{1} << 34;
 
 [[nodiscard]] inline bool IsPending(U128 w) noexcept { return (TagOf(w) & kPending) != 0; }
 
+// The 16-byte atomic load when the CPU has one (`atomic`), else two relaxed halves.
+[[nodiscard]] inline U128 Load(const Slot& slot, bool atomic) noexcept {
+  return atomic ? internal::LoadAtomic(slot) : LoadRelaxed(slot);
+}
+
 // A value no other install of this table can have written to the same slot recently: a
 // thread number (taken once per thread) above a per-thread counter. Kept below 2^62 so it can
 // never be mistaken for anything but a nonce, and it is only compared, never used as a time.
@@ -115,7 +120,8 @@ StateTable::StateTable(Bucket* buckets, std::size_t bucket_count, WhenFull when_
     : buckets_(buckets),
       bucket_count_(bucket_count),
       bucket_mask_(bucket_count - 1),
-      when_full_(when_full) {}
+      when_full_(when_full),
+      atomic_loads_(internal::HasAtomic16ByteLoads()) {}
 
 StateTable::~StateTable() { munmap(buckets_, bucket_count_ * sizeof(Bucket)); }
 
@@ -133,15 +139,21 @@ void StateTable::Prefetch(std::uint64_t hash) const noexcept {
 
 namespace {
 
-// The steady state: decide on the committed slot of our key from the value we read, one CAS.
-// A failed CAS hands back the slot's current value and we recompute; the loop has no side
-// effect before its CAS succeeds. nullopt: the slot went to another key (evicted or reused).
-[[nodiscard]] std::optional<Decision> DecideOn(Slot& slot, U128 expected, std::uint64_t tag,
-                                               const GcraParams& params, std::int64_t now,
-                                               std::uint64_t cost) noexcept {
+// The steady state: decide on the committed slot of our key from the value we read. An
+// admission is committed by one CAS; a failed CAS hands back the slot's current value and we
+// recompute (the loop has no side effect before its CAS succeeds). A denial changes nothing:
+// when `expected` is an atomic snapshot (a 16-byte atomic load, or what a failed CAS returned)
+// the denial is linearised at that read and needs no write at all; otherwise a CAS of the slot
+// to itself proves the two halves we read belonged together. nullopt: the slot went to
+// another key (evicted or reused).
+[[nodiscard]] std::optional<Decision> DecideOn(Slot& slot, U128 expected, bool snapshot,
+                                               std::uint64_t tag, const GcraParams& params,
+                                               std::int64_t now, std::uint64_t cost) noexcept {
   do {
     const GcraResult r = GcraStep(params, TatOf(expected), now, cost);
+    if (snapshot && (!r.decision.allowed || cost == 0)) return r.decision;
     if (Cas(slot, expected, Pack(tag, r.new_tat))) return r.decision;
+    snapshot = true;  // a failed CAS read the slot atomically
   } while (TagOf(expected) == tag);
   return std::nullopt;
 }
@@ -157,11 +169,13 @@ Decision StateTable::Check(std::uint64_t hash, const GcraParams& params,
     std::size_t i = 0;
     U128 seen = 0;
     for (; i < kSlotsPerBucket; ++i) {
-      seen = LoadRelaxed(bucket.slots[i]);
+      seen = Load(bucket.slots[i], atomic_loads_);
       if (TagOf(seen) == tag) break;
     }
     if (i < kSlotsPerBucket) {
-      if (auto d = DecideOn(bucket.slots[i], seen, tag, params, now, cost)) return *d;
+      if (auto d = DecideOn(bucket.slots[i], seen, atomic_loads_, tag, params, now, cost)) {
+        return *d;
+      }
       continue;
     }
     // Absent (or only PENDING). A fresh key needs no state when it cannot or need not consume.
@@ -177,7 +191,7 @@ std::optional<Decision> StateTable::TryInstall(Bucket& bucket, std::uint64_t tag
   const std::uint64_t pending_tag = tag | kPending;
   CounterStripe& stripe = StripeFor(hash);
   U128 seen[kSlotsPerBucket];
-  for (std::size_t i = 0; i < kSlotsPerBucket; ++i) seen[i] = LoadRelaxed(bucket.slots[i]);
+  for (std::size_t i = 0; i < kSlotsPerBucket; ++i) seen[i] = Load(bucket.slots[i], atomic_loads_);
 
   // A committed copy appeared meanwhile: sweep PENDINGs of our key, then decide on the copy.
   for (std::size_t i = 0; i < kSlotsPerBucket; ++i) {
@@ -188,7 +202,7 @@ std::optional<Decision> StateTable::TryInstall(Bucket& bucket, std::uint64_t tag
         stripe.occupied.fetch_sub(1, std::memory_order_relaxed);  // statistics
       }
     }
-    return DecideOn(bucket.slots[i], seen[i], tag, params, now, cost);
+    return DecideOn(bucket.slots[i], seen[i], atomic_loads_, tag, params, now, cost);
   }
 
   // PENDINGs of our key (ours or another thread's): kill all but the lowest, commit that one.

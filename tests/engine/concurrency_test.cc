@@ -12,9 +12,11 @@
 #include <random>
 #include <string>
 #include <thread>
+#include <tuple>
 #include <vector>
 
 #include "algorithms/gcra_map.h"
+#include "internal/state_table_test_peer.h"
 #include "sluice/limiter.h"
 
 namespace sluice {
@@ -31,6 +33,7 @@ struct Scenario {
   std::int64_t step_ns;
   std::uint64_t burst;
   std::size_t capacity;
+  bool split_reads = false;  // force the portable read path
 };
 
 std::string KeyName(const Scenario& s, int step, int k) {
@@ -47,6 +50,7 @@ void RunConservation(const Scenario& s) {
   auto limiter = Limiter::Create(options);
   ASSERT_TRUE(limiter.ok()) << limiter.status();
   const PolicyId policy = *(*limiter)->FindPolicy("p");
+  if (s.split_reads) internal::StateTableTestPeer::ForceSplitReads((*limiter)->table());
 
   // admitted[thread][step * keys + key]
   std::vector<std::vector<int>> admitted(
@@ -99,49 +103,59 @@ void RunConservation(const Scenario& s) {
   EXPECT_EQ((*limiter)->Stats().evictions, 0u);
 }
 
-class ConservationTest : public testing::TestWithParam<int> {};
+// (threads, portable read path)
+class ConservationTest : public testing::TestWithParam<std::tuple<int, bool>> {
+ protected:
+  int threads() const { return std::get<0>(GetParam()); }
+  bool split() const { return std::get<1>(GetParam()); }
+};
 
 // One hot key: T = 1 us, burst 8, 3.5 us per step, 6 requests per thread per step.
 TEST_P(ConservationTest, OneHotKey) {
-  RunConservation({.threads = GetParam(),
+  RunConservation({.threads = threads(),
                    .steps = 400,
                    .keys = 1,
                    .fresh_keys = false,
                    .requests = 6,
                    .step_ns = 3500,
                    .burst = 8,
-                   .capacity = 1024});
+                   .capacity = 1024,
+                   .split_reads = split()});
 }
 
 // Many keys hit in a different order by every thread.
 TEST_P(ConservationTest, ManyKeys) {
-  RunConservation({.threads = GetParam(),
+  RunConservation({.threads = threads(),
                    .steps = 60,
                    .keys = 256,
                    .fresh_keys = false,
                    .requests = 2,
                    .step_ns = 2500,
                    .burst = 3,
-                   .capacity = 1 << 14});
+                   .capacity = 1 << 14,
+                   .split_reads = split()});
 }
 
 // Brand-new keys at every step: all threads race to install the same absent keys, and old
 // keys expire so their slots are reused under contention. Burst 1: exactly one admission per
 // key, however many threads ask at once.
 TEST_P(ConservationTest, RacingInstallsOfFreshKeys) {
-  RunConservation({.threads = GetParam(),
+  RunConservation({.threads = threads(),
                    .steps = 60,
                    .keys = 200,
                    .fresh_keys = true,
                    .requests = 1,
                    .step_ns = 5000,
                    .burst = 1,
-                   .capacity = 4096});
+                   .capacity = 4096,
+                   .split_reads = split()});
 }
 
-INSTANTIATE_TEST_SUITE_P(Threads, ConservationTest, testing::Values(2, 4, 8),
-                         [](const testing::TestParamInfo<int>& param) {
-                           return std::to_string(param.param) + "Threads";
+INSTANTIATE_TEST_SUITE_P(Threads, ConservationTest,
+                         testing::Combine(testing::Values(2, 4, 8), testing::Bool()),
+                         [](const testing::TestParamInfo<std::tuple<int, bool>>& param) {
+                           return std::to_string(std::get<0>(param.param)) + "Threads" +
+                                  (std::get<1>(param.param) ? "SplitReads" : "");
                          });
 
 }  // namespace

@@ -20,12 +20,16 @@
 // Since k >= 1, bucket and tag together carry all 64 bits of h: two keys share state only when
 // their full 64-bit hashes are equal (or both are 0/1, one more 2^-64 case).
 //
-// Decision for a key already present (the steady state): read the four tags with relaxed
-// loads, find the committed slot with our tag, compute GcraStep() from the (tag, tat) we read,
-// then CAS the 128-bit slot from what we read to (tag, new tat). Denials CAS the slot to
-// itself, which proves the state they were computed from was real (the two 64-bit reads may
-// be torn; the CAS is not). A failed CAS hands back the current value: recompute and retry.
-// One CAS per decision when uncontended; the loop has no side effects before its CAS wins.
+// Decision for a key already present (the steady state): read the four slots, find the
+// committed one with our tag, compute GcraStep() from the (tag, tat) we read, and for an
+// admission CAS the 128-bit slot from what we read to (tag, new tat). A failed CAS hands back
+// the current value: recompute and retry; the loop has no side effects before its CAS wins.
+// Reads are single 16-byte atomic loads where the CPU guarantees them (x86-64 with AVX: a real
+// snapshot), so a denial is decided by that load alone and writes nothing: a key hammered far
+// over its limit costs its cores shared cache-line reads, not a line bouncing between them.
+// Elsewhere reads are two relaxed 64-bit halves that may be torn, and a denial CASes the slot
+// to itself to prove the state it was computed from was real.
+// At most one CAS per decision when uncontended, none for a denial.
 //
 // New keys. Two threads can meet the same absent key at once and pick different free slots;
 // two committed copies of a key would each grant a full burst. Installing therefore takes two
@@ -55,10 +59,11 @@
 //
 // Overflow bounds: see gcra.h. TATs are < 2^62 + 2^61, so bit 63 of `tat` is never needed.
 //
-// Memory orders: tag and tat are read with relaxed loads; they are hints whose only use is to
-// pick a slot and an expected value for the CAS, and no other memory is published through a
-// slot, so nothing needs acquire. The 128-bit CAS is a __sync builtin, a full barrier (on
-// x86-64 a LOCK CMPXCHG16B). Counters are relaxed: they are statistics, read without ordering.
+// Memory orders: slots are read with relaxed loads (16-byte atomic, or two 8-byte halves); no
+// other memory is published through a slot, so nothing needs acquire: a slot's value is the
+// whole message. A torn read is only ever a hint for the CAS that follows it. The 128-bit CAS is a
+// __sync builtin, a full barrier (on x86-64 a LOCK CMPXCHG16B). Counters are relaxed: they are
+// statistics, read without ordering.
 #ifndef SLUICE_STATE_TABLE_H_
 #define SLUICE_STATE_TABLE_H_
 
@@ -77,6 +82,10 @@
 #include "sluice/gcra.h"
 
 namespace sluice {
+
+namespace internal {
+struct StateTableTestPeer;
+}  // namespace internal
 
 enum class WhenFull : std::uint8_t { kEvict, kDeny, kAllow };
 
@@ -135,6 +144,8 @@ class StateTable {
   struct Bucket;  // defined in state_table.cc
 
  private:
+  friend struct internal::StateTableTestPeer;
+
   struct alignas(kCacheLine) CounterStripe {
     std::atomic<std::uint64_t> installs{0};
     std::atomic<std::uint64_t> reused_expired{0};
@@ -157,6 +168,7 @@ class StateTable {
   std::size_t bucket_count_;
   std::uint64_t bucket_mask_;
   WhenFull when_full_;
+  bool atomic_loads_;  // internal::HasAtomic16ByteLoads(), asked once
   CounterStripe stripes_[kStripes];
 };
 
