@@ -31,8 +31,8 @@ struct LogRecord {
   std::uint8_t policy_len = 0;
   std::uint8_t key_len = 0;
   std::uint8_t address[16] = {};
-  char policy[47] = {};
-  char key[96] = {};  // truncated to this many bytes
+  char policy[64] = {};  // policy names are at most 64 bytes (config.cc): never cut
+  char key[96] = {};     // the key as FormatKey() renders it, cut to this many bytes
 };
 
 inline constexpr std::size_t kLogQueueRecords = 4096;

@@ -5,6 +5,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -12,7 +13,9 @@
 #include <cctype>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <sstream>
 #include <thread>
 
@@ -35,7 +38,8 @@ std::uint16_t PortAfter(const std::string& text, const std::string& marker) {
 
 }  // namespace
 
-Sluiced::Sluiced(const std::string& yaml, std::vector<std::string> extra_args) {
+Sluiced::Sluiced(const std::string& yaml, std::vector<std::string> extra_args,
+                 StartOptions options) {
   char path[] = "/tmp/sluiced-e2e-XXXXXX.yaml";
   const int cfd = mkstemps(path, 5);
   if (cfd < 0) return;
@@ -49,6 +53,10 @@ Sluiced::Sluiced(const std::string& yaml, std::vector<std::string> extra_args) {
   args.insert(args.end(), extra_args.begin(), extra_args.end());
   pid_ = fork();
   if (pid_ == 0) {
+    if (options.max_open_files != 0) {
+      const rlimit limit{options.max_open_files, options.max_open_files};
+      if (setrlimit(RLIMIT_NOFILE, &limit) != 0) _exit(126);
+    }
     dup2(pipe_fds[1], 1);
     dup2(pipe_fds[1], 2);
     std::vector<char*> argv;
@@ -137,18 +145,67 @@ long Sluiced::RssKib() const {
   return -1;
 }
 
-Client::Client(std::uint16_t port, std::chrono::milliseconds timeout) {
-  fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(port);
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+long Sluiced::OpenFds() const {
+  std::error_code ec;
+  std::filesystem::directory_iterator it("/proc/" + std::to_string(pid_) + "/fd", ec);
+  if (ec) return -1;
+  long n = 0;
+  for (; it != std::filesystem::directory_iterator(); it.increment(ec)) {
+    if (ec) return -1;
+    ++n;
+  }
+  return n;
+}
+
+long Sluiced::CpuTicks() const {
+  std::ifstream stat("/proc/" + std::to_string(pid_) + "/stat");
+  std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
+  const std::size_t paren = text.rfind(')');
+  if (paren == std::string::npos) return -1;
+  // After the command name: state is field 3; utime and stime are fields 14 and 15.
+  std::istringstream fields(text.substr(paren + 2));
+  std::string field;
+  long utime = 0;
+  long stime = 0;
+  for (int i = 3; i <= 15 && (fields >> field); ++i) {
+    if (i == 14) utime = std::atol(field.c_str());
+    if (i == 15) stime = std::atol(field.c_str());
+  }
+  return utime + stime;
+}
+
+bool Sluiced::Running() { return pid_ > 0 && !Wait(std::chrono::milliseconds(0)).has_value(); }
+
+std::optional<std::string> Sluiced::Metrics() const {
+  auto r = Get(admin_port_, Request("/metrics"));
+  if (!r || r->status != 200) return std::nullopt;
+  return r->body;
+}
+
+Client::Client(std::uint16_t port, std::chrono::milliseconds timeout, Family family) {
+  sockaddr_storage storage{};
+  socklen_t len = 0;
+  if (family == Family::kV6) {
+    auto* a6 = reinterpret_cast<sockaddr_in6*>(&storage);
+    a6->sin6_family = AF_INET6;
+    a6->sin6_port = htons(port);
+    a6->sin6_addr = in6addr_loopback;
+    len = sizeof *a6;
+  } else {
+    auto* a4 = reinterpret_cast<sockaddr_in*>(&storage);
+    a4->sin_family = AF_INET;
+    a4->sin_port = htons(port);
+    a4->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    len = sizeof *a4;
+  }
+  fd_ = ::socket(storage.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd_ < 0) return;
   timeval tv{};
   tv.tv_sec = timeout.count() / 1000;
   tv.tv_usec = static_cast<suseconds_t>((timeout.count() % 1000) * 1000);
   setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
   setsockopt(fd_, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-  if (::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+  if (::connect(fd_, reinterpret_cast<sockaddr*>(&storage), len) != 0) {
     ::close(fd_);
     fd_ = -1;
   }
@@ -215,6 +272,21 @@ bool Client::ReadsEof() {
   }
 }
 
+std::optional<std::string> Client::ReadToEof() {
+  std::string all = std::move(buffer_);
+  buffer_.clear();
+  char buf[4096];
+  for (;;) {
+    const ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
+    if (n == 0) return all;
+    if (n < 0) {
+      if (errno == ECONNRESET) return all;
+      return std::nullopt;  // timeout (EAGAIN) or another error
+    }
+    all.append(buf, static_cast<std::size_t>(n));
+  }
+}
+
 std::optional<Response> Get(std::uint16_t port, const std::string& raw_request) {
   Client c(port);
   if (!c.connected() || !c.Send(raw_request)) return std::nullopt;
@@ -223,6 +295,33 @@ std::optional<Response> Get(std::uint16_t port, const std::string& raw_request) 
 
 std::string Request(const std::string& path, const std::string& extra_headers) {
   return "GET " + path + " HTTP/1.1\r\nHost: test\r\n" + extra_headers + "\r\n";
+}
+
+bool PollUntil(const std::function<bool()>& condition, std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    if (condition()) return true;
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+}
+
+std::uint64_t MetricSum(const std::string& text, const std::string& series) {
+  const bool exact = series.find('{') != std::string::npos;
+  std::uint64_t total = 0;
+  std::istringstream lines(text);
+  for (std::string line; std::getline(lines, line);) {
+    if (line.empty() || line[0] == '#') continue;
+    const std::size_t space = line.rfind(' ');
+    if (space == std::string::npos) continue;
+    const std::string name = line.substr(0, space);
+    const bool match = exact ? name == series
+                             : (name == series || (name.size() > series.size() &&
+                                                   name.compare(0, series.size(), series) == 0 &&
+                                                   name[series.size()] == '{'));
+    if (match) total += std::strtoull(line.c_str() + space + 1, nullptr, 10);
+  }
+  return total;
 }
 
 }  // namespace sluice::e2e

@@ -2,10 +2,12 @@
 #ifndef SLUICE_TESTS_E2E_HARNESS_H_
 #define SLUICE_TESTS_E2E_HARNESS_H_
 
+#include <sys/resource.h>
 #include <sys/types.h>
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -24,11 +26,18 @@ struct Response {
   }
 };
 
+// How the child process is set up before exec.
+struct StartOptions {
+  // RLIMIT_NOFILE (soft and hard) of the server; 0: inherited.
+  rlim_t max_open_files = 0;
+};
+
 class Sluiced {
  public:
   // Writes `yaml` to a temp file and starts `sluiced --config FILE` plus `extra_args`.
   // Waits until it prints its listen and admin ports (or exits). ok() tells which.
-  explicit Sluiced(const std::string& yaml, std::vector<std::string> extra_args = {});
+  explicit Sluiced(const std::string& yaml, std::vector<std::string> extra_args = {},
+                   StartOptions options = {});
   ~Sluiced();  // SIGKILL if still running
 
   bool ok() const { return port_ != 0; }
@@ -48,6 +57,14 @@ class Sluiced {
   const std::string& DrainOutput();
   // Resident memory in KiB (VmRSS).
   long RssKib() const;
+  // Open file descriptors of the server (entries of /proc/PID/fd); -1 if unreadable.
+  long OpenFds() const;
+  // CPU time used so far (user + system, all threads), in clock ticks (sysconf(_SC_CLK_TCK)).
+  long CpuTicks() const;
+  // Still running (not exited, not killed)?
+  bool Running();
+  // The body of GET /metrics on the admin port; nullopt when it does not answer 200.
+  std::optional<std::string> Metrics() const;
 
  private:
   std::string config_path_;
@@ -59,10 +76,13 @@ class Sluiced {
   std::optional<int> exit_code_;
 };
 
+enum class Family { kV4, kV6 };  // connect to 127.0.0.1 or to ::1
+
 // A blocking loopback client connection with receive timeouts.
 class Client {
  public:
-  explicit Client(std::uint16_t port, std::chrono::milliseconds timeout = std::chrono::seconds(5));
+  explicit Client(std::uint16_t port, std::chrono::milliseconds timeout = std::chrono::seconds(5),
+                  Family family = Family::kV4);
   ~Client();
   bool connected() const { return fd_ >= 0; }
   int fd() const { return fd_; }
@@ -71,6 +91,9 @@ class Client {
   std::optional<Response> Read();
   // True when the server closed the connection (EOF) within the timeout, with no more data.
   bool ReadsEof();
+  // Everything the server sends until it closes (EOF or reset), including bytes already
+  // buffered. nullopt when the timeout passes first.
+  std::optional<std::string> ReadToEof();
   void Close();
 
  private:
@@ -81,6 +104,14 @@ class Client {
 // One request, one response, on a fresh connection.
 std::optional<Response> Get(std::uint16_t port, const std::string& raw_request);
 std::string Request(const std::string& path, const std::string& extra_headers = "");
+
+// Calls `condition` every few milliseconds until it holds (true) or `timeout` passes (false).
+bool PollUntil(const std::function<bool()>& condition, std::chrono::milliseconds timeout);
+
+// The sum of every sample of `series` in a Prometheus text body: `series` is a metric name
+// (all its label sets are summed) or a name with labels written exactly as the server
+// prints them, e.g. sluice_requests_total{outcome="denied"}. 0 when absent.
+std::uint64_t MetricSum(const std::string& text, const std::string& series);
 
 }  // namespace sluice::e2e
 
