@@ -156,6 +156,19 @@ def main():
             checks.append((f"bytes per key, {family[3:]}/{arg[0]}",
                            run.median("bytes_per_key"), "<=", 16.0))
 
+    context = []  # ratios that explain the targets; not targets themselves
+    for threads in (1, 2):
+        context.append((f"GcraHotKeyOverLimit / MutexMapHotKeyOverLimit, {threads} thread(s)",
+                        ratio(items("BM_GcraHotKeyOverLimit", threads=threads),
+                              items("BM_MutexMapHotKeyOverLimit", threads=threads))))
+        context.append((f"AtomicFloor / GcraHotKeyOverLimit, {threads} thread(s)",
+                        ratio(items("BM_AtomicFloor", threads=threads),
+                              items("BM_GcraHotKeyOverLimit", threads=threads))))
+    context.append(("MemoryCasFloor / GcraBatchRandomKeys, 16M keys",
+                    ratio(items("BM_MemoryCasFloor", big), items("BM_GcraBatchRandomKeys", big))))
+    context.append(("MemoryFloor / MemoryCasFloor, 16M keys",
+                    ratio(items("BM_MemoryFloor", big), items("BM_MemoryCasFloor", big))))
+
     print("\n## Targets\n")
     print("| ratio | median | target | result |")
     print("|---|---:|---:|---|")
@@ -169,6 +182,11 @@ def main():
             verdict, shown = ("PASS" if ok else "FAIL"), f"{value:.2f}"
             failed = failed or not ok
         print(f"| {what} | {shown} | {op} {target:g} | {verdict} |")
+    print("\n## Context (not targets)\n")
+    print("| ratio | median |")
+    print("|---|---:|")
+    for what, value in context:
+        print(f"| {what} | {'n/a' if value is None else f'{value:.2f}'} |")
     return 1 if (failed and args.strict) else 0
 
 

@@ -54,9 +54,11 @@ class MutexMapLimiter {
   absl::flat_hash_map<std::string, std::int64_t> tat_;
 };
 
-void BM_MutexMapHotKey(benchmark::State& state) {
+template <std::uint64_t kRatePerSecond>
+void MutexMapHotKey(benchmark::State& state) {
   const ScopedPin pin(state.thread_index());
-  static MutexMapLimiter limiter(HotParams());  // thread-safe initialisation, no barrier needed
+  static MutexMapLimiter limiter(  // thread-safe initialisation, no barrier needed
+      *GcraParams::Make(Rate{kRatePerSecond, std::chrono::seconds{1}}, kHotBurst));
   static SyntheticClock clock;
   std::int64_t now = clock.Base();
   std::uint64_t admitted = 0;
@@ -71,7 +73,13 @@ void BM_MutexMapHotKey(benchmark::State& state) {
       benchmark::Counter(static_cast<double>(admitted) / static_cast<double>(state.iterations()),
                          benchmark::Counter::kAvgThreads);
 }
+
+void BM_MutexMapHotKey(benchmark::State& state) { MutexMapHotKey<kHotRatePerSecond>(state); }
+void BM_MutexMapHotKeyOverLimit(benchmark::State& state) {
+  MutexMapHotKey<kOverLimitRatePerSecond>(state);
+}
 BENCHMARK(BM_MutexMapHotKey)->Threads(1)->Threads(2)->UseRealTime();
+BENCHMARK(BM_MutexMapHotKeyOverLimit)->Threads(1)->Threads(2)->UseRealTime();
 
 // ---------------------------------------------------------------------------------------------
 // BM_AtomicFloor: one LOCK CMPXCHG16B per iteration on a 16-byte slot alone on its cache line,

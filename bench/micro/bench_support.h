@@ -70,13 +70,15 @@ class ScopedPin {
 // interval T is 20 ns (5*10^7/s, within the 10^9/s limit), so one thread alone has about half
 // of its requests admitted and half denied (step / T = 1/2); with two threads sharing the key
 // about a quarter are. Both outcomes stay well represented, and an admission and a denial cost
-// the same in the table (a denial CASes the slot to itself). The burst (100) only shapes the
+// nearly the same in the table. The burst (100) only shapes the
 // first microseconds of a run. The step is not the real per-iteration cost: only the admit/deny
 // mix depends on it.
 inline constexpr std::string_view kHotKey = "tenant:000000042";  // 16 bytes
 inline constexpr std::int64_t kHotStepNs = 10;
 inline constexpr std::uint64_t kHotRatePerSecond = 50'000'000;  // T = 20 ns
 inline constexpr std::uint64_t kHotBurst = 100;
+// The over-limit variant: T = 1 us against a 10 ns step, about 1% admitted (an abusive client).
+inline constexpr std::uint64_t kOverLimitRatePerSecond = 1'000'000;
 
 [[nodiscard]] GcraParams HotParams();
 

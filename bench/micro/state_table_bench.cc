@@ -30,10 +30,11 @@ double Ratio(std::uint64_t part, std::uint64_t whole) {
 // BM_GcraHotKey: every thread calls Limiter::Check on the same key (see kHotKey for the policy
 // and the time step). The limiter is a function-local static: its initialisation is
 // thread-safe, so the threads of a run need no barrier to share it.
-void BM_GcraHotKey(benchmark::State& state) {
+template <std::uint64_t kRatePerSecond>
+void GcraHotKey(benchmark::State& state) {
   const ScopedPin pin(state.thread_index());
   static const std::unique_ptr<Limiter> limiter =
-      MakeLimiter(1024, Rate{kHotRatePerSecond, std::chrono::seconds{1}}, kHotBurst);
+      MakeLimiter(1024, Rate{kRatePerSecond, std::chrono::seconds{1}}, kHotBurst);
   static SyntheticClock clock;
   std::int64_t now = clock.Base();
   std::uint64_t admitted = 0;
@@ -48,7 +49,12 @@ void BM_GcraHotKey(benchmark::State& state) {
   state.counters["admitted"] =
       benchmark::Counter(Ratio(admitted, iterations), benchmark::Counter::kAvgThreads);
 }
+
+void BM_GcraHotKey(benchmark::State& state) { GcraHotKey<kHotRatePerSecond>(state); }
+// The same key far over its limit (about 1% admitted): what an abusive client looks like.
+void BM_GcraHotKeyOverLimit(benchmark::State& state) { GcraHotKey<kOverLimitRatePerSecond>(state); }
 BENCHMARK(BM_GcraHotKey)->Threads(1)->Threads(2)->UseRealTime();
+BENCHMARK(BM_GcraHotKeyOverLimit)->Threads(1)->Threads(2)->UseRealTime();
 
 // ---------------------------------------------------------------------------------------------
 // Random keys. One limiter per key count, with capacity = keys (16 bytes per key), kept for the
