@@ -64,13 +64,17 @@ void Server::Impl::AdminLoop() {
       }
       continue;
     }
-    timeval tv{2, 0};
+    timeval tv{1, 0};
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
     setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
     std::string buffer;
     char chunk[4096];
     std::string answer;
-    for (;;) {
+    // One request per connection, within 5 s in all: a slow client cannot hold the admin
+    // thread (or Stop()) for long.
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    while (std::chrono::steady_clock::now() < deadline &&
+           !admin_stop_.load(std::memory_order_relaxed)) {
       const ssize_t n = ::recv(fd, chunk, sizeof chunk, 0);
       if (n <= 0) break;
       buffer.append(chunk, static_cast<std::size_t>(n));

@@ -14,7 +14,8 @@
 
 namespace sluice::net {
 
-absl::StatusOr<int> Listen(const ListenAddress& address, bool reuse_port, int backlog) {
+absl::StatusOr<int> Listen(const ListenAddress& address, bool reuse_port, int backlog,
+                           int receive_buffer) {
   sockaddr_storage storage{};
   socklen_t len = 0;
   int family = AF_INET;
@@ -40,6 +41,11 @@ absl::StatusOr<int> Listen(const ListenAddress& address, bool reuse_port, int ba
   if (reuse_port) setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
   // Inherited by accepted sockets: small answers leave at once.
   setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  if (receive_buffer > 0) {
+    // Inherited too: a fixed receive buffer bounds what a client can have in flight after we
+    // stop reading from it (see shard_loop.h).
+    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &receive_buffer, sizeof receive_buffer);
+  }
   if (::bind(fd, reinterpret_cast<sockaddr*>(&storage), len) != 0) {
     const int err = errno;
     ::close(fd);

@@ -10,8 +10,10 @@
 namespace sluice::net {
 
 // A bound, listening TCP socket. `reuse_port` lets several shards bind the same address
-// (the kernel spreads connections across them). Port 0 binds any free port.
-absl::StatusOr<int> Listen(const ListenAddress& address, bool reuse_port, int backlog = 4096);
+// (the kernel spreads connections across them). Port 0 binds any free port. A positive
+// `receive_buffer` fixes SO_RCVBUF for every accepted socket.
+absl::StatusOr<int> Listen(const ListenAddress& address, bool reuse_port, int backlog = 4096,
+                           int receive_buffer = 0);
 // The port a socket is bound to.
 absl::StatusOr<std::uint16_t> BoundPort(int fd);
 

@@ -45,7 +45,8 @@ struct alignas(kCacheLine) ShardMetrics {
   Counter body_errors;  // bad chunked framing
   Counter header_timeouts;
   Counter idle_timeouts;
-  Counter output_overflows;  // a client that sent far more than it read: closed
+  Counter input_overflows;   // a client that sent far more than it read: closed
+  Counter buffer_exhausted;  // the shard's buffer budget was spent: connection closed
   Counter recv_enobufs;      // buffer ring ran dry; recv re-armed after replenishing
   Counter recv_paused;       // reading stopped because output was backed up
   Counter loop_passes;

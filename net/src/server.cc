@@ -1,5 +1,7 @@
+#include <sched.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <thread>
 #include <utility>
@@ -7,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "listener.h"
 #include "server_impl.h"
+#include "shard_loop.h"
 
 namespace sluice::net {
 
@@ -44,12 +47,18 @@ Server::Impl::~Impl() { Stop(); }
 
 absl::Status Server::Impl::Start(ServerConfig config, std::string config_path) {
   config_path_ = std::move(config_path);
-  std::size_t threads = config.threads;
-  if (threads == 0) {
-    const long online = sysconf(_SC_NPROCESSORS_ONLN);
-    threads = online > 0 ? static_cast<std::size_t>(online) : 1;
+  // The CPUs this process may run on (taskset, cgroup cpusets): shards are pinned among
+  // those, and "auto" means one shard per such CPU.
+  std::vector<int> cpus;
+  cpu_set_t allowed;
+  CPU_ZERO(&allowed);
+  if (sched_getaffinity(0, sizeof allowed, &allowed) == 0) {
+    for (int cpu = 0; cpu < CPU_SETSIZE; ++cpu) {
+      if (CPU_ISSET(cpu, &allowed)) cpus.push_back(cpu);
+    }
   }
-  const long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+  std::size_t threads = config.threads;
+  if (threads == 0) threads = std::max<std::size_t>(1, cpus.size());
   if (!config.log.denials_path.empty()) {
     auto log = DecisionLog::Open(config.log.denials_path, threads);
     if (!log.ok()) return log.status();
@@ -66,7 +75,7 @@ absl::Status Server::Impl::Start(ServerConfig config, std::string config_path) {
 
   ListenAddress data = config.listen;
   for (std::size_t i = 0; i < threads; ++i) {
-    auto fd = Listen(data, /*reuse_port=*/true);
+    auto fd = Listen(data, /*reuse_port=*/true, /*backlog=*/4096, kSocketReceiveBuffer);
     if (!fd.ok()) return fd.status();
     if (i == 0) {
       port = *BoundPort(*fd);
@@ -74,7 +83,7 @@ absl::Status Server::Impl::Start(ServerConfig config, std::string config_path) {
     }
     Shard::Options options;
     options.index = i;
-    options.cpu = cpus > 0 ? static_cast<int>(i % static_cast<std::size_t>(cpus)) : -1;
+    options.cpu = cpus.empty() ? -1 : cpus[i % cpus.size()];
     options.listen_fd = *fd;
     options.runtime = runtimes_.back().get();
     options.log = log_.get();
@@ -107,6 +116,7 @@ absl::Status Server::Impl::ReloadFromFile() {
 
 absl::Status Server::Impl::Reload(ServerConfig config) {
   std::lock_guard<std::mutex> lock(control_mu_);
+  if (stopped_) return absl::FailedPreconditionError("reload: the server is stopping");
   const Runtime& current = *runtimes_.back();
   // What the running process cannot change in place: refuse rather than half-apply.
   const auto fixed = [&](bool same, std::string_view what) -> absl::Status {
@@ -138,7 +148,9 @@ absl::Status Server::Impl::Reload(ServerConfig config) {
   runtimes_.push_back(*std::move(next));
   const Runtime* published = runtimes_.back().get();
   for (auto& shard : shards) {
-    while (!shard->Deliver(published)) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    while (!shard->stopped() && !shard->Deliver(published)) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
   }
   if (log_) log_->RequestReopen();
   ++reloads_ok_;
@@ -180,8 +192,11 @@ void Server::Impl::RetireUnused() {
 }
 
 void Server::Impl::Stop() {
-  if (stopped_) return;
-  stopped_ = true;
+  {
+    std::lock_guard<std::mutex> lock(control_mu_);  // no reload runs past this point
+    if (stopped_) return;
+    stopped_ = true;
+  }
   for (auto& shard : shards) shard->RequestStop();
   for (auto& shard : shards) shard->Join();
   admin_stop_.store(true, std::memory_order_relaxed);

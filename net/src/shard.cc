@@ -15,44 +15,12 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "shard_loop.h"
 
 namespace sluice::net {
 namespace {
 
 using std::chrono::nanoseconds;
-
-// user_data of every SQE: operation (8 bits) | connection slot (24 bits) | slot generation
-// (32 bits). The generation tells a completion for a connection from one for the next
-// connection that reused its slot.
-enum class Op : std::uint8_t {
-  kAccept = 1,
-  kRecv,
-  kSend,
-  kClose,
-  kCloseRefused,
-  kCancel,
-  kShutdown,
-  kWake
-};
-constexpr std::uint64_t UserData(Op op, std::uint32_t slot = 0, std::uint32_t gen = 0) {
-  return (std::uint64_t{static_cast<std::uint8_t>(op)} << 56) |
-         (std::uint64_t{slot & 0xffffffu} << 32) | gen;
-}
-constexpr Op OpOf(std::uint64_t ud) { return static_cast<Op>(ud >> 56); }
-constexpr std::uint32_t SlotOf(std::uint64_t ud) {
-  return static_cast<std::uint32_t>((ud >> 32) & 0xffffffu);
-}
-constexpr std::uint32_t GenOf(std::uint64_t ud) { return static_cast<std::uint32_t>(ud); }
-
-constexpr unsigned kSqEntries = 4096;
-constexpr unsigned kCqEntries = 16384;  // room for multishot bursts: 4 CQEs per SQ entry
-constexpr std::uint16_t kBufferGroup = 1;
-constexpr unsigned kRingBuffers = 256;  // power of two
-constexpr unsigned kRingBufferBytes = 16384;
-constexpr std::int64_t kSweepNs = 250'000'000;
-constexpr std::int64_t kLingerNs = 2'000'000'000;
-constexpr std::int64_t kDrainNs = 5'000'000'000;
-constexpr std::int64_t kAcceptBackoffNs = 100'000'000;
 
 std::int64_t MonotonicNs() noexcept {
   timespec ts;
@@ -61,103 +29,6 @@ std::int64_t MonotonicNs() noexcept {
 }
 
 }  // namespace
-
-struct Shard::Connection {
-  int fd = -1;
-  std::uint32_t generation = 0;
-  std::uint32_t next_free = 0;
-  bool recv_armed = false;
-  bool recv_stopped = false;  // cancelled on purpose (output backed up)
-  bool send_in_flight = false;
-  bool close_after_send = false;
-  bool lingering = false;  // SHUT_WR sent, draining the client's last bytes
-  bool killing = false;
-  bool close_submitted = false;
-  bool paused = false;  // output buffer too full to answer another request
-  bool dirty = false;   // on the send list of this pass
-  sockaddr_storage peer{};
-  BodyFramer framer;
-  std::unique_ptr<char[]> memory;  // in + out, kept across connections of this slot
-  char* in = nullptr;
-  std::uint32_t in_len = 0;
-  std::uint32_t in_cap = 0;
-  char* out = nullptr;
-  std::uint32_t out_start = 0;
-  std::uint32_t out_len = 0;
-  std::uint32_t out_cap = 0;
-  std::int64_t last_activity = 0;
-  std::int64_t last_send_progress = 0;
-  std::int64_t head_started = 0;  // a head (or the first one) is awaited since; 0: none
-  std::int64_t linger_started = 0;
-};
-
-// The loop proper: lives on the shard's thread stack; owns the ring.
-class Shard::Loop {
- public:
-  explicit Loop(Shard& shard) : shard_(shard), scratch_(1) {}
-  ~Loop();
-
-  absl::Status Init();
-  void Run();
-
- private:
-  io_uring_sqe* Sqe();
-  void ArmAccept();
-  void ArmRecv(Connection& c, std::uint32_t slot);
-  void ArmWake();
-  void Handle(const io_uring_cqe& cqe);
-  void OnAccept(int fd);
-  void OnRecv(const io_uring_cqe& cqe, Connection* c, std::uint32_t slot);
-  void OnSend(int res, Connection& c, std::uint32_t slot);
-  void OnData(Connection& c, std::uint32_t slot, const char* data, std::size_t len);
-  std::size_t Drive(Connection& c, std::uint32_t slot, const char* p, std::size_t n);
-  void Answer(Connection& c, std::uint32_t slot);
-  void AnswerError(Connection& c, std::uint32_t slot, int status);
-  void MarkDirty(Connection& c, std::uint32_t slot);
-  void FlushSends();
-  void PauseRecv(Connection& c, std::uint32_t slot);
-  void BeginLinger(Connection& c, std::uint32_t slot);
-  void Kill(Connection& c, std::uint32_t slot);
-  void MaybeFinishClose(Connection& c, std::uint32_t slot);
-  void Release(std::uint32_t slot);
-  void RecycleBuffer(std::uint16_t bid);
-  void Sweep();
-  void BeginStop();
-  void SwitchRuntime();
-  Connection* Lookup(std::uint64_t ud);
-
-  Shard& shard_;
-  io_uring ring_{};
-  bool ring_ready_ = false;
-  io_uring_buf_ring* buf_ring_ = nullptr;
-  char* buffers_ = nullptr;
-  unsigned pending_buffers_ = 0;
-  std::vector<Connection> conns_;
-  std::uint32_t free_head_ = 0;
-  std::uint32_t high_water_ = 0;  // slots [0, high_water_) have been used
-  std::size_t active_ = 0;
-  std::vector<std::uint32_t> dirty_;
-  std::vector<std::uint32_t> rearm_;
-  const Runtime* runtime_ = nullptr;
-  const HttpLimits* limits_ = nullptr;
-  std::size_t max_response_ = 0;
-  std::uint32_t in_cap_ = 0;
-  std::uint32_t out_cap_ = 0;
-  KeyScratch scratch_;
-  std::unique_ptr<HttpRequest> request_ = std::make_unique<HttpRequest>();
-  EvalOutcome outcome_;
-  DateCache date_;
-  std::int64_t now_ = 0;
-  std::int64_t unix_now_ = 0;
-  std::int64_t next_sweep_ = 0;
-  std::int64_t accept_backoff_until_ = 0;
-  std::int64_t drain_deadline_ = 0;
-  bool accept_armed_ = false;
-  bool stopping_ = false;
-  bool listener_open_ = true;
-  std::uint64_t wake_value_ = 0;
-  std::uint64_t rng_ = 0x9E3779B97F4A7C15ULL;
-};
 
 Shard::Loop::~Loop() {
   for (std::uint32_t i = 0; i < high_water_; ++i) {
@@ -242,13 +113,18 @@ void Shard::Loop::SwitchRuntime() {
   if (scratch_.buffer.size() < runtime_->policies->scratch_bytes()) {
     scratch_.buffer.resize(runtime_->policies->scratch_bytes());  // only at a reload
   }
-  // Connection buffers keep the size chosen at start (limits that size them need a restart).
-  if (in_cap_ == 0) {
-    // Room for a partial head plus what may still arrive between deciding to stop reading
-    // and the cancel taking effect (a few receive buffers).
-    in_cap_ = static_cast<std::uint32_t>(limits_->max_header_bytes + 4 * kRingBufferBytes);
-    out_cap_ = static_cast<std::uint32_t>(
-        std::max(runtime_->config.limits.max_output_bytes, 4 * max_response_));
+  // Buffer sizes are fixed at start (limits that size them need a restart).
+  if (!in_pool_) {
+    // Input: a partial head and a receive buffer in hand; deep pipelines move to a big buffer.
+    const std::size_t in_bytes = limits_->max_header_bytes + 2 * std::size_t{kRingBufferBytes};
+    const std::size_t out_bytes =
+        std::max(runtime_->config.limits.max_output_bytes, 4 * max_response_);
+    const std::size_t conns = conns_.size();
+    const std::size_t third = kBufferBudgetBytes / 3;
+    in_pool_ = std::make_unique<BufferPool>(in_bytes, std::min(conns, third / in_bytes));
+    big_in_pool_ = std::make_unique<BufferPool>(std::max(kMaxPendingInput, 2 * in_bytes),
+                                                std::min(conns, third / kMaxPendingInput));
+    out_pool_ = std::make_unique<BufferPool>(out_bytes, std::min(conns, third / out_bytes));
   }
   // Release: the control thread's acquire in generation() sees that we no longer use older
   // runtimes (every read of them happened before this store).
@@ -281,7 +157,11 @@ void Shard::Loop::ArmWake() {
 
 void Shard::Loop::ArmRecv(Connection& c, std::uint32_t slot) {
   io_uring_sqe* sqe = Sqe();
-  io_uring_prep_recv_multishot(sqe, c.fd, nullptr, 0, 0);
+  if (c.throttled) {
+    io_uring_prep_recv(sqe, c.fd, nullptr, 0, 0);  // one buffer, then decide again
+  } else {
+    io_uring_prep_recv_multishot(sqe, c.fd, nullptr, 0, 0);
+  }
   sqe->flags |= IOSQE_BUFFER_SELECT;
   sqe->buf_group = kBufferGroup;
   io_uring_sqe_set_data64(sqe, UserData(Op::kRecv, slot, c.generation));
@@ -295,7 +175,11 @@ void Shard::Loop::Run() {
   for (;;) {
     // The one syscall of a pass: submit what the last pass queued and wait for completions
     // (at most until the next sweep is due).
-    const std::int64_t wait_ns = std::clamp<std::int64_t>(next_sweep_ - now_, 1'000'000, kSweepNs);
+    std::int64_t wake_at = next_sweep_;
+    if (!accept_armed_ && listener_open_ && !stopping_) {
+      wake_at = std::min(wake_at, accept_backoff_until_);
+    }
+    const std::int64_t wait_ns = std::clamp<std::int64_t>(wake_at - now_, 1'000'000, kSweepNs);
     __kernel_timespec ts{};
     ts.tv_sec = wait_ns / 1'000'000'000;
     ts.tv_nsec = wait_ns % 1'000'000'000;
@@ -338,14 +222,20 @@ void Shard::Loop::Run() {
     }
     for (const std::uint32_t slot : rearm_) {
       Connection& c = conns_[slot];
-      if (c.fd >= 0 && !c.recv_armed && !c.recv_stopped && !c.killing) ArmRecv(c, slot);
+      c.rearm_queued = false;
+      if (c.fd >= 0 && !c.recv_armed && !c.recv_stopped && !c.killing && !c.peer_eof) {
+        ArmRecv(c, slot);
+      }
     }
     rearm_.clear();
     if (!accept_armed_ && listener_open_ && !stopping_ && now_ >= accept_backoff_until_) {
       ArmAccept();
     }
     FlushSends();
-    if (stopping_ && active_ == 0) break;
+    if (stopping_ && active_ == 0) {
+      io_uring_submit(&ring_);  // the last closes and cancels queued this pass
+      break;
+    }
   }
 }
 
@@ -372,14 +262,12 @@ void Shard::Loop::Handle(const io_uring_cqe& cqe) {
       return;
     case Op::kRecv: {
       Connection* c = Lookup(ud);
-      if (c == nullptr) {
+      if (c != nullptr) {
+        OnRecv(cqe, *c, SlotOf(ud));
+      } else if (cqe.flags & IORING_CQE_F_BUFFER) {
         // A stale completion: its buffer still has to go back.
-        if (cqe.flags & IORING_CQE_F_BUFFER) {
-          RecycleBuffer(static_cast<std::uint16_t>(cqe.flags >> IORING_CQE_BUFFER_SHIFT));
-        }
-        return;
+        RecycleBuffer(static_cast<std::uint16_t>(cqe.flags >> IORING_CQE_BUFFER_SHIFT));
       }
-      OnRecv(cqe, c, SlotOf(ud));
       return;
     }
     case Op::kSend: {
@@ -409,6 +297,10 @@ void Shard::Loop::OnAccept(int fd) {
   if (stopping_ || free_head_ >= conns_.size()) {
     // Over the per-shard limit (or draining): refuse this one, keep serving everyone else.
     m.connections_refused.Add();
+    if (stopping_) {
+      ::close(fd);  // the loop may end this pass: do not leave it to a queued SQE
+      return;
+    }
     io_uring_sqe* sqe = Sqe();
     io_uring_prep_close(sqe, fd);
     io_uring_sqe_set_data64(sqe, UserData(Op::kCloseRefused));
@@ -418,21 +310,16 @@ void Shard::Loop::OnAccept(int fd) {
   Connection& c = conns_[slot];
   free_head_ = c.next_free;
   high_water_ = std::max(high_water_, slot + 1);
-  if (!c.memory) {
-    // Once per slot, never per request: the slot keeps its buffers for later connections.
-    c.memory = std::make_unique<char[]>(std::size_t{in_cap_} + out_cap_);
-    c.in = c.memory.get();
-    c.out = c.in + in_cap_;
-    c.in_cap = in_cap_;
-    c.out_cap = out_cap_;
-  }
+  // rearm_queued and dirty stay as they are: the slot may still sit on this pass's lists.
   c.fd = fd;
-  c.recv_armed = c.recv_stopped = c.send_in_flight = c.close_after_send = false;
-  c.lingering = c.killing = c.close_submitted = c.paused = c.dirty = false;
-  c.in_len = c.out_start = c.out_len = 0;
+  c.recv_armed = c.recv_stopped = c.send_in_flight = c.close_after_send = c.peer_eof = false;
+  c.lingering = c.killing = c.close_submitted = c.paused = c.throttled = false;
+  c.in_len = c.in_cap = c.out_start = c.out_len = 0;
   c.framer = BodyFramer();
   c.last_activity = c.last_send_progress = now_;
   c.head_started = now_;  // the first head is awaited from now: header_timeout applies
+  // The peer address keys per-ip policies. A syscall per connection (multishot accept cannot
+  // return addresses), never per request.
   socklen_t len = sizeof c.peer;
   if (getpeername(fd, reinterpret_cast<sockaddr*>(&c.peer), &len) != 0) {
     c.peer.ss_family = AF_UNSPEC;
@@ -450,173 +337,40 @@ void Shard::Loop::RecycleBuffer(std::uint16_t bid) {
   ++pending_buffers_;
 }
 
-void Shard::Loop::OnRecv(const io_uring_cqe& cqe, Connection* cp, std::uint32_t slot) {
-  Connection& c = *cp;
-  const bool more = (cqe.flags & IORING_CQE_F_MORE) != 0;
-  if (!more) c.recv_armed = false;
+void Shard::Loop::OnRecv(const io_uring_cqe& cqe, Connection& c, std::uint32_t slot) {
+  if (!(cqe.flags & IORING_CQE_F_MORE)) c.recv_armed = false;
   if (cqe.res > 0) {
     const auto bid = static_cast<std::uint16_t>(cqe.flags >> IORING_CQE_BUFFER_SHIFT);
     OnData(c, slot, buffers_ + std::size_t{bid} * kRingBufferBytes,
            static_cast<std::size_t>(cqe.res));
     RecycleBuffer(bid);
-    if (!more && c.fd >= 0 && !c.killing && !c.recv_stopped) rearm_.push_back(slot);
-  } else if (cqe.res == -ENOBUFS) {
-    // The buffer ring ran dry: buffers go back at the end of this pass, then we re-arm.
-    shard_.metrics_.recv_enobufs.Add();
-    if (!c.killing) rearm_.push_back(slot);
-  } else if (cqe.res == -ECANCELED) {
-    // Paused on purpose, or being killed: nothing to do here.
   } else {
-    // 0: the client closed; <0: reset or another error. Either way this connection is over.
-    Kill(c, slot);
+    if (cqe.flags & IORING_CQE_F_BUFFER) {
+      RecycleBuffer(static_cast<std::uint16_t>(cqe.flags >> IORING_CQE_BUFFER_SHIFT));
+    }
+    if (cqe.res == 0) {
+      // The client half-closed: it may still read. Answer what it sent, then close.
+      c.peer_eof = true;
+      CloseIfDoneAfterEof(c, slot);
+    } else if (cqe.res == -ENOBUFS) {
+      // The buffer ring ran dry: buffers go back at the end of this pass, then we re-arm.
+      shard_.metrics_.recv_enobufs.Add();
+    } else if (cqe.res != -ECANCELED) {
+      Kill(c, slot);  // reset or another error: this connection is over
+    }
   }
+  // Whatever ended a receive (a cancel whose pause is already over included), listen again if
+  // the connection still wants to.
+  if (!c.recv_armed) QueueRearm(c, slot);
   MaybeFinishClose(c, slot);
 }
 
-void Shard::Loop::OnData(Connection& c, std::uint32_t slot, const char* data, std::size_t len) {
-  c.last_activity = now_;
-  if (c.lingering || c.killing || c.close_after_send) return;  // the answer is final: discard
-  if (c.in_len > 0 || c.paused) {
-    if (c.in_len + len > c.in_cap) {
-      // A client that keeps sending while not reading our answers: bounded memory, so close.
-      shard_.metrics_.output_overflows.Add();
-      Kill(c, slot);
-      return;
-    }
-    std::memcpy(c.in + c.in_len, data, len);
-    c.in_len += static_cast<std::uint32_t>(len);
-    if (c.paused) return;
-    const std::size_t used = Drive(c, slot, c.in, c.in_len);
-    c.in_len -= static_cast<std::uint32_t>(used);
-    if (c.in_len > 0 && used > 0) std::memmove(c.in, c.in + used, c.in_len);
+void Shard::Loop::QueueRearm(Connection& c, std::uint32_t slot) {
+  if (c.fd < 0 || c.recv_armed || c.recv_stopped || c.killing || c.peer_eof || c.rearm_queued) {
     return;
   }
-  // Zero-copy: parse straight out of the kernel's buffer; keep only an unfinished tail.
-  const std::size_t used = Drive(c, slot, data, len);
-  const std::size_t rest = len - used;
-  if (rest == 0) return;
-  if (rest > c.in_cap) {
-    shard_.metrics_.output_overflows.Add();
-    Kill(c, slot);
-    return;
-  }
-  std::memcpy(c.in, data + used, rest);
-  c.in_len = static_cast<std::uint32_t>(rest);
-}
-
-std::size_t Shard::Loop::Drive(Connection& c, std::uint32_t slot, const char* p, std::size_t n) {
-  std::size_t off = 0;
-  while (off < n) {
-    if (c.close_after_send) return n;
-    if (!c.framer.done()) {
-      const BodyFramer::Result r = c.framer.Feed(std::string_view(p + off, n - off));
-      off += r.consumed;
-      if (r.status == BodyFramer::Status::kError) {
-        shard_.metrics_.body_errors.Add();
-        AnswerError(c, slot, 400);
-        return n;
-      }
-      if (r.status == BodyFramer::Status::kNeedMore) return n;
-      continue;
-    }
-    if (c.out_cap - c.out_len < max_response_) {
-      // No room for another answer: stop here until the client reads what we sent.
-      c.paused = true;
-      if (c.recv_armed && !c.recv_stopped) PauseRecv(c, slot);
-      return off;
-    }
-    const ParseResult r = ParseRequestHead(std::string_view(p + off, n - off), *limits_, *request_);
-    if (r.status == ParseResult::Status::kPartial) {
-      if (c.head_started == 0) c.head_started = now_;
-      return off;
-    }
-    if (r.status == ParseResult::Status::kError) {
-      shard_.metrics_.parse_errors[static_cast<std::size_t>(r.error)].Add();
-      AnswerError(c, slot, StatusFor(r.error));
-      return n;
-    }
-    off += r.consumed;
-    c.head_started = 0;
-    Answer(c, slot);
-    c.framer.Start(*request_);
-  }
-  return off;
-}
-
-void Shard::Loop::Answer(Connection& c, std::uint32_t slot) {
-  const Runtime& rt = *runtime_;
-  const HttpRequest& req = *request_;
-  rt.policies->Evaluate(req, reinterpret_cast<const sockaddr*>(&c.peer), nanoseconds(now_),
-                        scratch_, outcome_);
-  ShardMetrics& m = shard_.metrics_;
-  if (!outcome_.matched) {
-    m.requests_unmatched.Add();
-  } else if (outcome_.allowed) {
-    m.requests_allowed.Add();
-  } else {
-    m.requests_denied.Add();
-  }
-  for (std::size_t i = 0; i < outcome_.result_count; ++i) {
-    const EvalOutcome::PolicyResult& pr = outcome_.results[i];
-    PolicyMetrics& pm = rt.metrics(shard_.options_.index, pr.policy);
-    if (pr.missing_key) {
-      pm.missing_key.Add();
-      pm.denied.Add();
-    } else if (pr.allowed) {
-      pm.admitted.Add();
-    } else if (pr.shadow) {
-      pm.shadow_denied.Add();
-    } else {
-      pm.denied.Add();
-    }
-  }
-  if (shard_.options_.log != nullptr && outcome_.matched && outcome_.reported >= 0) {
-    bool log = !outcome_.allowed;
-    if (!log && rt.config.log.sample_admits > 0) {
-      rng_ ^= rng_ << 13;
-      rng_ ^= rng_ >> 7;
-      rng_ ^= rng_ << 17;
-      log = static_cast<double>(rng_ >> 11) * 0x1.0p-53 < rt.config.log.sample_admits;
-    }
-    if (log) {
-      LogRecord rec;
-      rec.unix_ns = unix_now_;
-      rec.status = static_cast<std::uint16_t>(outcome_.allowed ? 200 : rt.config.deny_status);
-      rec.retry_after_ns = outcome_.decision.retry_after.count();
-      const std::string& name =
-          rt.policies->policy(static_cast<std::size_t>(outcome_.reported)).name;
-      rec.policy_len = static_cast<std::uint8_t>(std::min(name.size(), sizeof rec.policy));
-      std::memcpy(rec.policy, name.data(), rec.policy_len);
-      rec.key_len = static_cast<std::uint8_t>(FormatKey(outcome_.key, rec.key, sizeof rec.key));
-      if (c.peer.ss_family == AF_INET) {
-        rec.family = AF_INET;
-        std::memcpy(rec.address, &reinterpret_cast<const sockaddr_in&>(c.peer).sin_addr, 4);
-      } else if (c.peer.ss_family == AF_INET6) {
-        rec.family = AF_INET6;
-        std::memcpy(rec.address, &reinterpret_cast<const sockaddr_in6&>(c.peer).sin6_addr, 16);
-      }
-      if (!shard_.options_.log->Push(shard_.options_.index, rec)) m.log_dropped.Add();
-    }
-  }
-  // "Expect: 100-continue" with a body: we answer without asking for the body, so the client
-  // may never send it and its bytes cannot be told from the next request. Close after.
-  const bool keep_alive = req.keep_alive && !stopping_ &&
-                          !(req.body != BodyKind::kNone && req.Find("expect") != nullptr);
-  const std::size_t written =
-      rt.responses->WriteDecision(outcome_, keep_alive, req.method == "HEAD", date_,
-                                  c.out + c.out_len, c.out_cap - c.out_len, req.minor_version);
-  if (written == 0) std::abort();  // impossible: Drive checked room for max_response_bytes()
-  c.out_len += static_cast<std::uint32_t>(written);
-  MarkDirty(c, slot);
-  if (!keep_alive) c.close_after_send = true;
-}
-
-void Shard::Loop::AnswerError(Connection& c, std::uint32_t slot, int status) {
-  const std::size_t written =
-      runtime_->responses->WriteError(status, date_, c.out + c.out_len, c.out_cap - c.out_len);
-  c.out_len += static_cast<std::uint32_t>(written);
-  c.close_after_send = true;
-  MarkDirty(c, slot);
+  c.rearm_queued = true;
+  rearm_.push_back(slot);  // at most one entry per slot: never past reserve()
 }
 
 void Shard::Loop::MarkDirty(Connection& c, std::uint32_t slot) {
@@ -639,6 +393,8 @@ void Shard::Loop::FlushSends() {
       c.send_in_flight = true;
     } else if (c.close_after_send && !c.lingering) {
       BeginLinger(c, slot);
+    } else if (c.peer_eof) {
+      CloseIfDoneAfterEof(c, slot);
     }
   }
   dirty_.clear();
@@ -646,12 +402,8 @@ void Shard::Loop::FlushSends() {
 
 void Shard::Loop::OnSend(int res, Connection& c, std::uint32_t slot) {
   c.send_in_flight = false;
-  if (res < 0) {
+  if (res < 0 || c.killing) {
     Kill(c, slot);  // EPIPE, ECONNRESET, ECANCELED: the client is gone or we are closing
-    MaybeFinishClose(c, slot);
-    return;
-  }
-  if (c.killing) {
     MaybeFinishClose(c, slot);
     return;
   }
@@ -659,29 +411,20 @@ void Shard::Loop::OnSend(int res, Connection& c, std::uint32_t slot) {
   c.last_send_progress = now_;
   if (c.out_start == c.out_len) {
     c.out_start = c.out_len = 0;
-  } else if (c.out_start > c.out_cap / 2) {
+  } else if (c.out_start > out_pool_->bytes() / 2) {
     std::memmove(c.out, c.out + c.out_start, c.out_len - c.out_start);
     c.out_len -= c.out_start;
     c.out_start = 0;
   }
-  if (c.paused && c.out_cap - c.out_len >= max_response_) {
-    // The client read: answer what waited in the input buffer, then listen again.
-    c.paused = false;
-    const std::size_t used = Drive(c, slot, c.in, c.in_len);
-    c.in_len -= static_cast<std::uint32_t>(used);
-    if (c.in_len > 0 && used > 0) std::memmove(c.in, c.in + used, c.in_len);
-    if (!c.paused && c.recv_stopped) {
-      c.recv_stopped = false;
-      if (!c.recv_armed) rearm_.push_back(slot);
-    }
-  }
-  // A short send, or answers appended while it was in flight: send the rest.
+  if (c.paused && out_pool_->bytes() - c.out_len >= max_response_) Resume(c, slot);
+  DropOutputIfEmpty(c);
+  if (c.throttled && c.out == nullptr && c.in_len == 0) c.throttled = false;  // caught up
+  // A short send, or answers appended while it was in flight: send the rest (or close).
   MarkDirty(c, slot);
 }
 
 void Shard::Loop::PauseRecv(Connection& c, std::uint32_t slot) {
   shard_.metrics_.recv_paused.Add();
-  c.recv_stopped = true;
   io_uring_sqe* sqe = Sqe();
   io_uring_prep_cancel64(sqe, UserData(Op::kRecv, slot, c.generation), 0);
   io_uring_sqe_set_data64(sqe, UserData(Op::kCancel));
@@ -728,6 +471,9 @@ void Shard::Loop::MaybeFinishClose(Connection& c, std::uint32_t slot) {
 
 void Shard::Loop::Release(std::uint32_t slot) {
   Connection& c = conns_[slot];
+  ReleaseInput(c);
+  if (c.out != nullptr) out_pool_->Release(c.out);
+  c.out = nullptr;
   c.fd = -1;
   ++c.generation;
   c.next_free = free_head_;
@@ -759,7 +505,7 @@ void Shard::Loop::Sweep() {
         shard_.metrics_.header_timeouts.Add();  // slowloris, or a silent new connection
         Kill(c, slot);
       }
-    } else if (now_ - c.last_activity > idle_ns || (stopping_ && c.framer.done())) {
+    } else if (now_ - c.last_activity > idle_ns || (stopping_ && c.framer.done() && !c.paused)) {
       if (!stopping_) shard_.metrics_.idle_timeouts.Add();
       Kill(c, slot);
     }

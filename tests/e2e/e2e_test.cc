@@ -1,6 +1,7 @@
 // End-to-end: the real sluiced binary on port 0, driven over loopback.
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -380,6 +381,85 @@ TEST(E2eTest, ClientThatNeverReadsCannotGrowServerMemory) {
   ASSERT_TRUE(metrics.has_value());
   EXPECT_EQ(metrics->body.find("sluice_recv_paused_total{shard=\"0\"} 0\n"), std::string::npos)
       << "reading from the hogs should have paused";
+}
+
+// A pipeline deep enough to fill the output buffer pauses reading; once the client has read
+// every answer, the connection must listen again (a lost re-arm would leave it deaf).
+TEST(E2eTest, ReadingResumesAfterAPipelinePause) {
+  Sluiced server(Config(kPerKeyPolicy, "limits: {output_bytes: 4096}\n", 1));
+  START_OR_SKIP(server);
+  for (const int depth : {27, 40, 52, 300, 600}) {
+    Client c(server.port());
+    std::string batch;
+    for (int i = 0; i < depth; ++i) batch += Request("/p");
+    ASSERT_TRUE(c.Send(batch));
+    for (int i = 0; i < depth; ++i) ASSERT_TRUE(c.Read().has_value()) << depth << " " << i;
+    ASSERT_TRUE(c.Send(Request("/after")));
+    auto r = c.Read();
+    ASSERT_TRUE(r.has_value()) << "no answer after a pause of depth " << depth;
+    EXPECT_EQ(r->status, 200);
+  }
+}
+
+// A client that half-closes after sending still gets every answer, then the close.
+TEST(E2eTest, HalfClosedClientGetsItsAnswers) {
+  Sluiced server(Config(kPerKeyPolicy));
+  START_OR_SKIP(server);
+  for (int round = 0; round < 20; ++round) {
+    Client c(server.port());
+    ASSERT_TRUE(c.Send(Request("/1") + Request("/2") + Request("/3")));
+    ASSERT_EQ(::shutdown(c.fd(), SHUT_WR), 0);
+    for (int i = 0; i < 3; ++i) {
+      auto r = c.Read();
+      ASSERT_TRUE(r.has_value()) << "round " << round << " answer " << i;
+      EXPECT_EQ(r->status, 200);
+    }
+    EXPECT_TRUE(c.ReadsEof());
+  }
+}
+
+// Ten thousand pipelined requests in one write, read as they come: every one answered, in
+// order, no reset (reading pauses and resumes; the socket buffer bounds what is in flight).
+TEST(E2eTest, DeepPipelineIsAnsweredCompletely) {
+  Sluiced server(Config(kPerKeyPolicy, "", 1));
+  START_OR_SKIP(server);
+  Client c(server.port(), 10s);
+  std::string batch;
+  for (int i = 0; i < 10000; ++i) batch += Request("/deep", "x-key: deep\r\n");
+  std::thread writer([&] { ASSERT_TRUE(c.Send(batch)); });
+  int allowed = 0;
+  int denied = 0;
+  for (int i = 0; i < 10000; ++i) {
+    auto r = c.Read();
+    if (!r.has_value()) {
+      ADD_FAILURE() << "answer " << i << " missing";
+      break;
+    }
+    (r->status == 200 ? allowed : denied)++;
+  }
+  writer.join();
+  EXPECT_EQ(allowed, 2);
+  EXPECT_EQ(denied, 9998);
+}
+
+// Idle connections hold no buffers: many of them cost the server little memory.
+TEST(E2eTest, IdleConnectionsCostLittleMemory) {
+  Sluiced server(Config(kPerKeyPolicy, "", 1));
+  START_OR_SKIP(server);
+  ASSERT_TRUE(Get(server.port(), Request("/warm")).has_value());
+  const long before = server.RssKib();
+  std::vector<std::unique_ptr<Client>> idle;
+  for (int i = 0; i < 400; ++i) {
+    idle.push_back(std::make_unique<Client>(server.port()));
+    ASSERT_TRUE(idle.back()->connected()) << i;
+    if (i % 2 == 0) {  // half of them made one request first
+      ASSERT_TRUE(idle.back()->Send(Request("/once")));
+      ASSERT_TRUE(idle.back()->Read().has_value());
+    }
+  }
+  ASSERT_TRUE(Get(server.port(), Request("/")).has_value());  // all accepted by now
+  const long after = server.RssKib();
+  EXPECT_LT(after - before, 8 * 1024) << "RSS grew from " << before << " to " << after << " KiB";
 }
 
 TEST(E2eTest, CheckConfigReportsEveryErrorWithItsLine) {
