@@ -4,7 +4,8 @@
 # pinned to different CPUs. Loopback only; bounded by DURATION.
 #   bench/compare/sluiced_wrk.sh [build/release/tools/sluiced]
 # Env: DURATION (s, default 10), CONNECTIONS (default 64), THREADS_WRK (default 1),
-#      SERVER_CPU (default 0), LOAD_CPU (default 1), MODE (admit|deny, default admit)
+#      SERVER_CPU (default 0), LOAD_CPU (default 1), MODE (admit|deny, default admit),
+#      PIPELINE (requests per write through bench/compare/pipeline.lua; default 1: none)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 sluiced=${1:-build/release/tools/sluiced}
@@ -41,8 +42,10 @@ port=$(sed -n 's/.*listening on [0-9.]*:\([0-9]*\).*/\1/p' "$out")
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$pid/stat"; }
 hz=$(getconf CLK_TCK)
 t0=$(cpu_ticks)
-result=$(taskset -c "$load_cpu" wrk -t"$wrk_threads" -c"$connections" -d"${duration}s" --latency \
-  "http://127.0.0.1:$port/")
+script=()
+if [[ ${PIPELINE:-1} -gt 1 ]]; then script=(-s bench/compare/pipeline.lua); fi
+result=$(PIPELINE=${PIPELINE:-1} taskset -c "$load_cpu" wrk -t"$wrk_threads" -c"$connections" \
+  -d"${duration}s" --latency "${script[@]}" "http://127.0.0.1:$port/")
 t1=$(cpu_ticks)
 echo "$result"
 requests=$(echo "$result" | awk '/requests in/ {print $1}')
