@@ -211,7 +211,7 @@ void Shard::Loop::Run() {
     shard_.metrics_.completions.Add(count);
     if (pending_buffers_ > 0) {
       // Hand the buffers consumed this pass back to the kernel before re-arming receives.
-      io_uring_buf_ring_advance(buf_ring_, pending_buffers_);
+      io_uring_buf_ring_advance(buf_ring_, static_cast<int>(pending_buffers_));
       pending_buffers_ = 0;
     }
 

@@ -339,7 +339,7 @@ TEST(E2eLimitsTest, DecisionLogSamplesAdmissions) {
       10s))
       << lines.size() << " lines in " << log.path();
   ASSERT_EQ(lines.size(), 3u);
-  for (int i = 0; i < 2; ++i) {
+  for (std::size_t i = 0; i < 2; ++i) {
     EXPECT_EQ(JsonField(lines[i], "status"), "200") << lines[i];
     EXPECT_EQ(JsonField(lines[i], "retry_after_ns"), "0") << lines[i];
     EXPECT_EQ(JsonField(lines[i], "policy"), "\"logged\"") << lines[i];

@@ -18,7 +18,7 @@
 
 // Allocation counting for the "Evaluate never allocates" test: global operator new is replaced
 // (not under a sanitizer, whose runtime owns operator new).
-#if !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)
+#if !defined(SLUICE_SANITIZER_BUILD)
 #define SLUICE_COUNT_ALLOCATIONS 1
 namespace {
 std::atomic<long> g_allocations{0};
