@@ -8,6 +8,7 @@ packages=(
   liburing-dev libabsl-dev libboost-dev libyaml-cpp-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   clang clang-format libclang-rt-14-dev
+  gnuplot-nox
   curl
 )
 # promtool (in Debian's prometheus package) lints /metrics in the e2e tests; CI asks for it.

@@ -1,6 +1,7 @@
-// sluice-sim: replays a trace through a limiter algorithm and writes its decisions.
+// sluice-sim: the algorithm lab. Replays a trace (a file, stdin or a built-in scenario)
+// through one or all limiter algorithms, writes their decisions and prints a summary table.
 //   sluice-sim --algorithm gcra --rate 10/s --burst 20 --trace trace.csv --decisions out.csv
-// `-` reads the trace from stdin / writes decisions to stdout. A summary goes to stderr.
+//   sluice-sim --algorithm all --rate 10/s --scenario boundary-attack --plot attack.svg
 #include <chrono>
 #include <cstdio>
 #include <fstream>
@@ -11,92 +12,230 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
-#include "algorithms/gcra_map.h"
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/time/time.h"
+#include "algorithms/algorithm.h"
+#include "sim/lab.h"
+#include "sim/plot.h"
+#include "sim/scenario.h"
 #include "sim/trace.h"
-#include "sluice/gcra.h"
 #include "sluice/rate.h"
 
-ABSL_FLAG(std::string, algorithm, "gcra", "limiter algorithm: gcra");
-ABSL_FLAG(std::string, rate, "10/s", "rate N/s, N/m, N/h or N/d");
-ABSL_FLAG(std::uint64_t, burst, 20, "burst: requests a fresh key may make at once");
-ABSL_FLAG(std::string, trace, "-", "trace CSV t_ns,key,cost ('-' for stdin)");
-ABSL_FLAG(std::string, decisions, "-", "decisions CSV to write ('-' for stdout)");
+ABSL_FLAG(std::string, algorithm, "gcra",
+          "gcra, token-bucket, leaky-bucket, fixed-window, sliding-window-counter, sliding-log, "
+          "or all");
+ABSL_FLAG(std::string, rate, "10/s", "rate N/s, N/m, N/h or N/d (window algorithms: N per window)");
+ABSL_FLAG(std::uint64_t, burst, 0,
+          "burst of the bucket algorithms: requests a fresh key may make at once (default 20); "
+          "window algorithms ignore it");
+ABSL_FLAG(std::string, trace, "",
+          "trace CSV t_ns,key,cost ('-' or neither this nor --scenario: stdin)");
+ABSL_FLAG(std::string, scenario, "", "built-in trace: poisson, on-off, boundary-attack, zipf-keys");
+ABSL_FLAG(absl::Duration, duration, absl::Seconds(10), "scenario length");
+ABSL_FLAG(double, rps, 0, "scenario requests per second (0: 2x the rate, 4x for on-off)");
+ABSL_FLAG(std::uint64_t, keys, 0, "scenario keys (0: 1, or 1000 for zipf-keys)");
+ABSL_FLAG(double, zipf, 1.1, "zipf-keys exponent");
+ABSL_FLAG(absl::Duration, on, absl::Seconds(1), "on-off: length of a burst of traffic");
+ABSL_FLAG(absl::Duration, off, absl::Seconds(4), "on-off: silence between bursts");
+ABSL_FLAG(std::uint64_t, seed, 1, "seed of the scenario and of key hashing (reproducible runs)");
+ABSL_FLAG(std::uint64_t, capacity, std::uint64_t{1} << 20, "keys of the fixed-memory tables");
+ABSL_FLAG(std::string, decisions, "-",
+          "decisions CSV ('-': stdout). With several algorithms: FILE.csv becomes "
+          "FILE.<algorithm>.csv, and '-' writes none");
+ABSL_FLAG(bool, json, false, "print the summary as JSON instead of a table");
+ABSL_FLAG(std::string, plot, "", "write admitted-over-time per algorithm to this SVG (gnuplot)");
 
 namespace {
 
-int Fail(const std::string& message) {
+using sluice::sim::LabResult;
+
+int Fail(const absl::Status& status) {
+  std::cerr << "sluice-sim: " << status.message() << "\n";
+  return 2;
+}
+
+int Fail(std::string_view message) {
   std::cerr << "sluice-sim: " << message << "\n";
   return 2;
+}
+
+std::string DecisionsPath(const std::string& path, const std::string& algorithm, bool several) {
+  if (!several) return path;
+  const std::size_t dot = path.rfind('.');
+  const std::size_t slash = path.rfind('/');
+  if (dot == std::string::npos || (slash != std::string::npos && dot < slash)) {
+    return path + "." + algorithm;
+  }
+  return path.substr(0, dot) + "." + algorithm + path.substr(dot);
+}
+
+std::string Ms(const LabResult& r, double ns) {
+  return r.retry_samples == 0 ? "-" : absl::StrFormat("%.3f", ns / 1e6);
+}
+
+void PrintTable(std::FILE* f, const std::string& title, const std::vector<LabResult>& results) {
+  std::fprintf(f, "%s\n", title.c_str());
+  std::fprintf(f, "%-24s %10s %10s %10s %14s %13s %8s %8s %8s\n", "algorithm", "admitted", "denied",
+               "overshoot", "retry err ms", "retry max ms", "ns/dec", "B/key", "evicted");
+  for (const LabResult& r : results) {
+    std::fprintf(f, "%-24s %10llu %10llu %10lld %14s %13s %8.1f %8.1f %8llu\n", r.algorithm.c_str(),
+                 static_cast<unsigned long long>(r.admitted),
+                 static_cast<unsigned long long>(r.denied),
+                 static_cast<long long>(r.worst_overshoot), Ms(r, r.retry_error_mean_ns).c_str(),
+                 Ms(r, r.retry_error_max_ns).c_str(), r.ns_per_decision, r.bytes_per_key,
+                 static_cast<unsigned long long>(r.evicted));
+  }
+}
+
+void PrintJson(std::FILE* f, const std::string& source, const sluice::Rate& rate,
+               std::uint64_t burst, std::size_t requests, const std::vector<LabResult>& results) {
+  std::fprintf(f,
+               "{\"source\": \"%s\", \"rate\": \"%s\", \"burst\": %llu, \"requests\": %zu, "
+               "\"algorithms\": [",
+               source.c_str(), rate.ToString().c_str(), static_cast<unsigned long long>(burst),
+               requests);
+  for (std::size_t i = 0; i < results.size(); ++i) {
+    const LabResult& r = results[i];
+    std::fprintf(f,
+                 "%s\n  {\"algorithm\": \"%s\", \"admitted\": %llu, \"denied\": %llu, "
+                 "\"worst_overshoot\": %lld, \"retry_error_mean_ns\": %.1f, "
+                 "\"retry_error_max_ns\": %.1f, \"retry_samples\": %llu, "
+                 "\"ns_per_decision\": %.2f, \"bytes_per_key\": %.2f, \"evicted\": %llu}",
+                 i == 0 ? "" : ",", r.algorithm.c_str(),
+                 static_cast<unsigned long long>(r.admitted),
+                 static_cast<unsigned long long>(r.denied),
+                 static_cast<long long>(r.worst_overshoot), r.retry_error_mean_ns,
+                 r.retry_error_max_ns, static_cast<unsigned long long>(r.retry_samples),
+                 r.ns_per_decision, r.bytes_per_key, static_cast<unsigned long long>(r.evicted));
+  }
+  std::fprintf(f, "\n]}\n");
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
-      "replays a trace through a limiter algorithm\n"
-      "  sluice-sim --algorithm gcra --rate 10/s --burst 20 --trace FILE --decisions FILE");
+      "the algorithm lab: replays a trace through limiter algorithms\n"
+      "  sluice-sim --algorithm gcra --rate 10/s --burst 20 --trace FILE --decisions FILE\n"
+      "  sluice-sim --algorithm all --rate 10/s --scenario boundary-attack --plot FILE.svg");
   const std::vector<char*> rest = absl::ParseCommandLine(argc, argv);
   if (rest.size() > 1) return Fail(std::string("unexpected argument '") + rest[1] + "'");
 
-  const std::string algorithm = absl::GetFlag(FLAGS_algorithm);
-  if (algorithm != "gcra") return Fail("unknown algorithm '" + algorithm + "' (known: gcra)");
+  const auto names = sluice::sim::ResolveAlgorithms(absl::GetFlag(FLAGS_algorithm));
+  if (!names.ok()) return Fail(names.status());
+  const bool several = names->size() > 1;
   const auto rate = sluice::Rate::Parse(absl::GetFlag(FLAGS_rate));
-  if (!rate.ok()) return Fail(std::string(rate.status().message()));
-  const auto params = sluice::GcraParams::Make(*rate, absl::GetFlag(FLAGS_burst));
-  if (!params.ok()) return Fail(std::string(params.status().message()));
-
-  std::ifstream trace_file;
-  std::istream* in = &std::cin;
-  if (const std::string path = absl::GetFlag(FLAGS_trace); path != "-") {
-    trace_file.open(path);
-    if (!trace_file) return Fail("cannot open trace '" + path + "'");
-    in = &trace_file;
-  }
-  std::ofstream decisions_file;
-  std::ostream* out = &std::cout;
-  if (const std::string path = absl::GetFlag(FLAGS_decisions); path != "-") {
-    decisions_file.open(path);
-    if (!decisions_file) return Fail("cannot open decisions '" + path + "' for writing");
-    out = &decisions_file;
+  if (!rate.ok()) return Fail(rate.status());
+  const std::uint64_t burst_flag = absl::GetFlag(FLAGS_burst);
+  const std::uint64_t burst = burst_flag == 0 ? 20 : burst_flag;
+  if (burst_flag != 0) {
+    std::string ignoring;
+    for (const std::string& n : *names) {
+      if (!sluice::sim::UsesBurst(n)) absl::StrAppend(&ignoring, ignoring.empty() ? "" : ", ", n);
+    }
+    if (!ignoring.empty()) {
+      std::cerr << "sluice-sim: note: --burst is ignored by " << ignoring
+                << ": window algorithms allow " << rate->count << " per window of "
+                << absl::FormatDuration(absl::FromChrono(rate->period)) << "\n";
+    }
   }
 
+  // The trace.
+  const std::string trace_path = absl::GetFlag(FLAGS_trace);
+  const std::string scenario = absl::GetFlag(FLAGS_scenario);
   std::vector<sluice::sim::TraceRecord> records;
-  std::string line;
-  for (std::size_t number = 1; std::getline(*in, line); ++number) {
-    if (line.empty() || (number == 1 && sluice::sim::IsTraceHeader(line))) continue;
-    auto record = sluice::sim::ParseTraceLine(line, number);
-    if (!record.ok()) return Fail(std::string(record.status().message()));
-    records.push_back(*std::move(record));
+  std::string source;
+  if (!scenario.empty()) {
+    if (!trace_path.empty()) return Fail("give --trace or --scenario, not both");
+    sluice::sim::ScenarioOptions o;
+    o.name = scenario;
+    o.rate = *rate;
+    o.duration = absl::ToChronoNanoseconds(absl::GetFlag(FLAGS_duration));
+    o.rps = absl::GetFlag(FLAGS_rps);
+    o.keys = absl::GetFlag(FLAGS_keys);
+    o.zipf = absl::GetFlag(FLAGS_zipf);
+    o.on = absl::ToChronoNanoseconds(absl::GetFlag(FLAGS_on));
+    o.off = absl::ToChronoNanoseconds(absl::GetFlag(FLAGS_off));
+    o.seed = absl::GetFlag(FLAGS_seed);
+    auto made = sluice::sim::MakeScenario(o);
+    if (!made.ok()) return Fail(made.status());
+    records = *std::move(made);
+    source = "scenario " + scenario;
+  } else {
+    std::ifstream trace_file;
+    std::istream* in = &std::cin;
+    if (!trace_path.empty() && trace_path != "-") {
+      trace_file.open(trace_path);
+      if (!trace_file) return Fail("cannot open trace '" + trace_path + "'");
+      in = &trace_file;
+    }
+    std::string line;
+    for (std::size_t number = 1; std::getline(*in, line); ++number) {
+      if (line.empty() || (number == 1 && sluice::sim::IsTraceHeader(line))) continue;
+      auto record = sluice::sim::ParseTraceLine(line, number);
+      if (!record.ok()) return Fail(record.status());
+      records.push_back(*std::move(record));
+    }
+    source = trace_path.empty() || trace_path == "-" ? "stdin" : trace_path;
   }
 
-  sluice::algorithms::GcraMap limiter(*params);
-  std::vector<sluice::Decision> decisions(records.size());
-  const auto start = std::chrono::steady_clock::now();
-  for (std::size_t i = 0; i < records.size(); ++i) {
-    decisions[i] =
-        limiter.Check(records[i].key, std::chrono::nanoseconds{records[i].t_ns}, records[i].cost);
+  // The runs.
+  sluice::algorithms::AlgorithmConfig config;
+  config.rate = *rate;
+  config.burst = burst;
+  config.capacity = absl::GetFlag(FLAGS_capacity);
+  const std::uint64_t seed = absl::GetFlag(FLAGS_seed);
+  config.seed = sluice::HashSeed{{seed, seed ^ 0x9e3779b97f4a7c15ULL, ~seed, seed * 3 + 1}};
+  sluice::sim::LabOptions lab;
+  lab.progress = true;
+  std::vector<LabResult> results;
+  for (const std::string& name : *names) {
+    auto r = sluice::sim::RunAlgorithm(name, config, records, lab);
+    if (!r.ok()) return Fail(r.status());
+    results.push_back(*std::move(r));
   }
-  const auto elapsed = std::chrono::steady_clock::now() - start;
 
-  *out << sluice::sim::kDecisionsHeader << '\n';
-  std::uint64_t admitted = 0;
-  for (std::size_t i = 0; i < records.size(); ++i) {
-    sluice::sim::WriteDecision(*out, records[i], decisions[i]);
-    admitted += decisions[i].allowed ? 1 : 0;
+  // Decisions.
+  const std::string decisions = absl::GetFlag(FLAGS_decisions);
+  const bool decisions_to_stdout = decisions == "-" && !several;
+  if (!decisions.empty() && (decisions != "-" || !several)) {
+    for (const LabResult& r : results) {
+      std::ofstream file;
+      std::ostream* out = &std::cout;
+      if (!decisions_to_stdout) {
+        const std::string path = DecisionsPath(decisions, r.algorithm, several);
+        file.open(path);
+        if (!file) return Fail("cannot open decisions '" + path + "' for writing");
+        out = &file;
+      }
+      *out << sluice::sim::kDecisionsHeader << '\n';
+      for (std::size_t i = 0; i < records.size(); ++i) {
+        sluice::sim::WriteDecision(*out, records[i], r.decisions[i]);
+      }
+      out->flush();
+      if (!*out) return Fail("writing decisions failed");
+    }
   }
-  out->flush();
-  if (!*out) return Fail("writing decisions failed");
-  const double ns =
-      records.empty() ? 0.0
-                      : static_cast<double>(
-                            std::chrono::duration_cast<std::chrono::nanoseconds>(elapsed).count()) /
-                            static_cast<double>(records.size());
-  std::fprintf(stderr,
-               "%s rate=%s burst=%llu: %zu requests, %llu admitted, %llu denied, %zu keys, %.1f "
-               "ns/decision\n",
-               algorithm.c_str(), rate->ToString().c_str(),
-               static_cast<unsigned long long>(params->burst), records.size(),
-               static_cast<unsigned long long>(admitted),
-               static_cast<unsigned long long>(records.size() - admitted), limiter.keys(), ns);
+
+  // Summary.
+  std::FILE* summary = decisions_to_stdout ? stderr : stdout;
+  bool any_bucket = false;
+  for (const std::string& n : *names) any_bucket = any_bucket || sluice::sim::UsesBurst(n);
+  const std::string title =
+      absl::StrCat(source, ": ", records.size(), " requests, rate ", rate->ToString(),
+                   any_bucket ? absl::StrCat(", burst ", burst, " (bucket algorithms)") : "");
+  if (absl::GetFlag(FLAGS_json)) {
+    PrintJson(summary, source, *rate, burst, records.size(), results);
+  } else {
+    PrintTable(summary, title, results);
+  }
+  if (const std::string plot = absl::GetFlag(FLAGS_plot); !plot.empty()) {
+    if (auto s = sluice::sim::PlotAdmitted(plot, title, records, results, *rate); !s.ok()) {
+      return Fail(s);
+    }
+    std::fprintf(summary, "plot: %s\n", plot.c_str());
+  }
   return 0;
 }

@@ -63,7 +63,8 @@ struct GcraResult {
 }
 
 // The rule itself. `tat` is the stored TAT (any value <= now means "no state"), `now` and `tat`
-// within [0, kMaxTime + kMaxWindow], `cost` any value (0 asks without consuming). Pure.
+// within [0, kMaxTime + kMaxWindow], `cost` any value (0 asks without consuming and leaves
+// `new_tat == tat`). Pure.
 [[nodiscard]] constexpr GcraResult GcraStep(const GcraParams& p, std::int64_t tat, std::int64_t now,
                                             std::uint64_t cost) noexcept {
   const std::int64_t t = p.emission_interval;
@@ -79,7 +80,8 @@ struct GcraResult {
     const std::int64_t candidate = base + static_cast<std::int64_t>(cost) * t;
     if (candidate - now <= p.window) {
       r.decision.allowed = true;
-      r.new_tat = candidate;
+      // Cost 0 only asks: it reports from max(TAT, now) but stores nothing.
+      r.new_tat = cost == 0 ? tat : candidate;
       tat_after = candidate;
     } else {
       r.decision.allowed = false;
