@@ -2,12 +2,13 @@
 #   make run     build and start sluiced on its embedded default (RUN_ARGS=... for flags)
 #   make test    build and run the whole test suite
 #   make bench   build and run sluice-bench
+#   make fuzz    build the libFuzzer targets (preset fuzz) and run each for FUZZ_SECONDS
 # PRESET=release|debug|asan|tsan selects the build (default release).
 PRESET ?= release
 JOBS ?= $(shell nproc)
 BUILD := build/$(PRESET)
 
-.PHONY: all deps configure build test run sim bench format format-check clean
+.PHONY: all deps configure build test run sim bench fuzz format format-check clean
 
 all: build
 
@@ -34,6 +35,25 @@ sim: build
 
 bench: build
 	@$(BUILD)/bench/sluice-bench $(BENCH_ARGS)
+
+# Each target starts from its seed corpus (fuzz/corpus/<target>, read only) and writes what it
+# finds to a scratch dir, never into the repository; crash-* files land there too.
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS := http_parser config policy_set trace
+FUZZ_OUT ?= $(CURDIR)/build/fuzz/out
+
+fuzz: deps
+	@cmake --preset fuzz >/dev/null
+	@cmake --build build/fuzz -j$(JOBS) --target fuzz_all
+	@set -e; for t in $(FUZZ_TARGETS); do \
+	  mkdir -p $(FUZZ_OUT)/$$t/corpus; \
+	  echo "=== fuzz $$t ($(FUZZ_SECONDS)s)"; \
+	  build/fuzz/fuzz/$${t}_fuzz -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=2048 \
+	    -print_final_stats=1 -artifact_prefix=$(FUZZ_OUT)/$$t/ \
+	    $(FUZZ_OUT)/$$t/corpus fuzz/corpus/$$t >$(FUZZ_OUT)/$$t/log 2>&1 || { \
+	    tail -n 60 $(FUZZ_OUT)/$$t/log; echo "fuzz $$t FAILED: see $(FUZZ_OUT)/$$t/"; exit 1; }; \
+	  grep -E '^(Done|stat::number_of_executed_units|stat::new_units_added)' $(FUZZ_OUT)/$$t/log; \
+	done
 
 FORMAT_FILES = $(shell git ls-files '*.cc' '*.h')
 

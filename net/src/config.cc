@@ -23,6 +23,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
 #include "sluice/policy.h"
+#include "yaml_guard.h"
 
 namespace sluice::net {
 namespace {
@@ -37,6 +38,43 @@ constexpr std::uint64_t kDayMs = 86'400'000;
 
 absl::string_view Absl(std::string_view s) { return {s.data(), s.size()}; }
 std::string Quoted(std::string_view s) { return absl::StrCat("'", Absl(s), "'"); }
+
+// YAML text is Unicode: yaml-cpp passes invalid UTF-8 through when reading but writes U+FFFD
+// for it, so such a value would not survive ToYaml() (GET /config would show another path).
+bool IsUtf8(std::string_view s) {
+  std::size_t i = 0;
+  while (i < s.size()) {
+    const auto b = static_cast<unsigned char>(s[i]);
+    std::size_t n = 0;
+    std::uint32_t cp = 0;
+    if (b < 0x80) {
+      ++i;
+      continue;
+    }
+    if (b >= 0xC2 && b <= 0xDF) {
+      n = 1;
+      cp = b & 0x1Fu;
+    } else if (b >= 0xE0 && b <= 0xEF) {
+      n = 2;
+      cp = b & 0x0Fu;
+    } else if (b >= 0xF0 && b <= 0xF4) {
+      n = 3;
+      cp = b & 0x07u;
+    } else {
+      return false;  // continuation byte first, C0/C1 overlong lead, or above U+10FFFF
+    }
+    if (s.size() - i <= n) return false;
+    for (std::size_t k = 1; k <= n; ++k) {
+      const auto c = static_cast<unsigned char>(s[i + k]);
+      if ((c & 0xC0u) != 0x80u) return false;
+      cp = (cp << 6) | (c & 0x3Fu);
+    }
+    const std::uint32_t min = n == 1 ? 0x80u : n == 2 ? 0x800u : 0x10000u;
+    if (cp < min || cp > 0x10FFFFu || (cp >= 0xD800u && cp <= 0xDFFFu)) return false;
+    i += n + 1;
+  }
+  return true;
+}
 
 // RFC 9110 tchar: the characters of a header name or a method.
 bool IsTchar(char c) {
@@ -129,7 +167,12 @@ class ConfigParser {
     ServerConfig config;
     config.source = std::string(source_);
     try {
-      std::vector<YAML::Node> docs = YAML::LoadAll(std::string(yaml));
+      const std::string text(yaml);
+      if (YamlLoadAllWouldLoop(text)) {
+        FailAt(1, "YAML syntax error: a document cannot start here (a stray ',' or ']'?)");
+        return Errors();
+      }
+      std::vector<YAML::Node> docs = YAML::LoadAll(text);
       if (docs.empty() || docs[0].IsNull()) {
         FailAt(1, "the config is empty (it needs at least a 'policies' list)");
       } else {
@@ -140,6 +183,12 @@ class ConfigParser {
       FailAt(e.mark.is_null() ? 1 : e.mark.line + 1, absl::StrCat("YAML syntax error: ", e.msg));
     }
     if (errors_.empty()) return config;
+    return Errors();
+  }
+
+ private:
+  // Every error collected, in line order, one per line of the message.
+  absl::Status Errors() {
     std::stable_sort(errors_.begin(), errors_.end(),
                      [](const Error& a, const Error& b) { return a.line < b.line; });
     std::string message;
@@ -150,7 +199,6 @@ class ConfigParser {
     return absl::InvalidArgumentError(message);
   }
 
- private:
   struct Error {
     int line;
     std::string message;
@@ -213,6 +261,10 @@ class ConfigParser {
     }
     if (!node.IsScalar()) {
       Fail(node, absl::StrCat(Absl(what), " must be a single value, not a list or mapping"));
+      return std::nullopt;
+    }
+    if (!IsUtf8(node.Scalar())) {
+      Fail(node, absl::StrCat(Absl(what), ": not valid UTF-8 text"));
       return std::nullopt;
     }
     return node.Scalar();

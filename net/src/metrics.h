@@ -30,8 +30,9 @@ class Counter {
 };
 static_assert(std::atomic<std::uint64_t>::is_always_lock_free);
 
-inline constexpr std::size_t kParseErrorKinds =
-    static_cast<std::size_t>(ParseError::kBadVersion) + 1;
+// One counter per ParseError: kBadHost is the last enumerator (http_parser.h). A smaller array
+// made every bad_host request write past parse_errors[] into body_errors.
+inline constexpr std::size_t kParseErrorKinds = static_cast<std::size_t>(ParseError::kBadHost) + 1;
 
 struct alignas(kCacheLine) ShardMetrics {
   Counter requests_unmatched;  // no policy applied: 200 without headers

@@ -409,6 +409,25 @@ TEST(ConfigTest, ToYamlRoundTrips) {
   EXPECT_EQ(ToYaml(*back), yaml);
 }
 
+// Found by fuzz/config_fuzz: yaml-cpp reads invalid UTF-8 as raw bytes but writes U+FFFD for
+// it, so such a log path loaded fine and GET /config then showed (and re-read) another path.
+TEST(ConfigTest, InvalidUtf8IsRefusedAndValidUtf8RoundTrips) {
+  EXPECT_THAT(Errors(WithPolicy("log: {denials: /tmp/d\xe9v}\n")),
+              ElementsAre(HasSubstr("t.yaml:1: log denials: not valid UTF-8 text")));
+  for (const char* bad : {"\x80", "\xc0\xaf", "\xed\xa0\x80", "\xf4\x90\x80\x80", "\xe2\x82"}) {
+    EXPECT_FALSE(ParseConfig(WithPolicy(absl::StrCat("log: {denials: /x", bad, "y}\n")), "t").ok())
+        << bad;
+  }
+  // "/t/\u00e9\u20ac\U0001F600" in UTF-8: accepted, and the same bytes come back from ToYaml().
+  auto good =
+      ParseConfig(WithPolicy("log: {denials: \"/t/\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80\"}\n"), "t");
+  ASSERT_TRUE(good.ok()) << good.status();
+  EXPECT_EQ(good->log.denials_path, "/t/\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80");
+  auto back = ParseConfig(ToYaml(*good), "roundtrip");
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_EQ(back->log.denials_path, good->log.denials_path);
+}
+
 TEST(ConfigTest, OverridesReplaceFields) {
   ServerConfig c = EmbeddedDefault();
   CliOverrides o;
@@ -504,6 +523,23 @@ TEST(ConfigTest, SummaryNamesEveryPolicy) {
   EXPECT_THAT(s, HasSubstr("policy per-ip: * /*, key ip, 100/s burst 50, enforce"));
   EXPECT_THAT(s, HasSubstr("policy api-key: POST /api/*, key header:x-api-key (when missing: "
                            "skip), 1000/m burst 100, enforce"));
+}
+
+}  // namespace
+}  // namespace sluice::net
+
+namespace sluice::net {
+namespace {
+
+// yaml-cpp 0.7's LoadAll() never returns on these (issue 1040): ParseConfig refuses them first,
+// so --check-config and SIGHUP reloads cannot hang on a stray comma.
+TEST(ConfigTest, StrayLeadingCommaIsASyntaxErrorNotAHang) {
+  for (const char* text : {",", ", a", ",\npolicies: []\n", "  , b"}) {
+    const auto config = ParseConfig(text, "t.yaml");
+    ASSERT_FALSE(config.ok()) << text;
+    EXPECT_NE(config.status().message().find("t.yaml:1: YAML syntax error"), std::string::npos)
+        << config.status().message();
+  }
 }
 
 }  // namespace

@@ -53,7 +53,8 @@ struct HttpHeader {
 
 enum class BodyKind : std::uint8_t { kNone, kContentLength, kChunked };
 
-// Why a head was refused. Each kind maps to one status and one metrics label.
+// Why a head was refused. Each kind maps to one status and one metrics label. New kinds go
+// last: sluiced sizes its per-kind counters by the last one (net/src/metrics.h).
 enum class ParseError : std::uint8_t {
   kNone,
   kBadRequestLine,       // 400: method, target or version malformed
