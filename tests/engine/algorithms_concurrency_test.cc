@@ -23,10 +23,10 @@ namespace {
 
 using std::chrono::nanoseconds;
 
-constexpr int kThreads = 4;
-constexpr int kSteps = 40;
-constexpr int kKeys = 8;
-constexpr int kRequests = 6;  // per thread, key and step
+constexpr std::size_t kThreads = 4;
+constexpr std::size_t kSteps = 40;
+constexpr std::size_t kKeys = 8;
+constexpr std::size_t kRequests = 6;  // per thread, key and step
 constexpr std::int64_t kStepNs = 70'000'000;
 
 // `fresh_keys`: new keys at every step, so every step races installs of the same new key.
@@ -41,25 +41,25 @@ void ExpectConservation(bool fresh_keys = false) {
   auto oracle = A::Create(config);
   ASSERT_TRUE(shared.ok() && oracle.ok());
 
-  const auto key_name = [&](int step, int k) {
+  const auto key_name = [&](std::size_t step, std::size_t k) {
     return "key-" + std::to_string(fresh_keys ? step * kKeys + k : k);
   };
   // admitted[thread][step][key]
   std::vector<std::vector<std::vector<int>>> admitted(
       kThreads, std::vector<std::vector<int>>(kSteps, std::vector<int>(kKeys, 0)));
   std::vector<std::vector<std::string>> names(kSteps);
-  for (int s = 0; s < kSteps; ++s) {
-    for (int k = 0; k < kKeys; ++k) names[s].push_back(key_name(s, k));
+  for (std::size_t s = 0; s < kSteps; ++s) {
+    for (std::size_t k = 0; k < kKeys; ++k) names[s].push_back(key_name(s, k));
   }
-  std::barrier sync(kThreads);
+  std::barrier sync(static_cast<std::ptrdiff_t>(kThreads));
   std::vector<std::thread> threads;
-  for (int th = 0; th < kThreads; ++th) {
+  for (std::size_t th = 0; th < kThreads; ++th) {
     threads.emplace_back([&, th] {
-      for (int s = 0; s < kSteps; ++s) {
-        const nanoseconds now{1'000'000 + s * kStepNs};
-        for (int r = 0; r < kRequests; ++r) {
-          for (int k = 0; k < kKeys; ++k) {
-            const int key = (k + th) % kKeys;  // threads start on different keys
+      for (std::size_t s = 0; s < kSteps; ++s) {
+        const nanoseconds now{1'000'000 + static_cast<std::int64_t>(s) * kStepNs};
+        for (std::size_t r = 0; r < kRequests; ++r) {
+          for (std::size_t k = 0; k < kKeys; ++k) {
+            const std::size_t key = (k + th) % kKeys;  // threads start on different keys
             admitted[th][s][key] += (*shared)->Check(names[s][key], now, 1).allowed ? 1 : 0;
           }
         }
@@ -70,21 +70,22 @@ void ExpectConservation(bool fresh_keys = false) {
   for (std::thread& t : threads) t.join();
 
   std::int64_t total = 0;
-  for (int s = 0; s < kSteps; ++s) {
-    const nanoseconds now{1'000'000 + s * kStepNs};
-    for (int k = 0; k < kKeys; ++k) {
+  for (std::size_t s = 0; s < kSteps; ++s) {
+    const nanoseconds now{1'000'000 + static_cast<std::int64_t>(s) * kStepNs};
+    for (std::size_t k = 0; k < kKeys; ++k) {
       int want = 0;
-      for (int r = 0; r < kThreads * kRequests; ++r) {
+      for (std::size_t r = 0; r < kThreads * kRequests; ++r) {
         want += (*oracle)->Check(names[s][k], now, 1).allowed ? 1 : 0;
       }
       int got = 0;
-      for (int th = 0; th < kThreads; ++th) got += admitted[th][s][k];
+      for (std::size_t th = 0; th < kThreads; ++th) got += admitted[th][s][k];
       ASSERT_EQ(got, want) << A::kName << " step " << s << " key " << k;
       total += got;
     }
   }
   EXPECT_GT(total, 0);
-  EXPECT_LT(total, std::int64_t{kThreads} * kSteps * kKeys * kRequests);  // the limit bit
+  EXPECT_LT(total,
+            static_cast<std::int64_t>(kThreads * kSteps * kKeys * kRequests));  // the limit bit
 }
 
 TEST(AlgorithmsConcurrencyTest, TokenBucketConserves) { ExpectConservation<TokenBucket>(); }
