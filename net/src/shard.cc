@@ -283,9 +283,16 @@ void Shard::Loop::Handle(const io_uring_cqe& cqe) {
     case Op::kWake:
       if (!stopping_ || active_ > 0) ArmWake();
       return;
+    case Op::kShutdown: {
+      Connection* c = Lookup(ud);
+      if (c != nullptr) {
+        c->shutdown_in_flight = false;
+        MaybeFinishClose(*c, SlotOf(ud));
+      }
+      return;
+    }
     case Op::kCloseRefused:
     case Op::kCancel:
-    case Op::kShutdown:
       return;  // results of best-effort operations; the connection's own ops report the rest
   }
   std::fprintf(stderr, "sluiced: unknown completion %llx\n", static_cast<unsigned long long>(ud));
@@ -314,6 +321,7 @@ void Shard::Loop::OnAccept(int fd) {
   c.fd = fd;
   c.recv_armed = c.recv_stopped = c.send_in_flight = c.close_after_send = c.peer_eof = false;
   c.lingering = c.killing = c.close_submitted = c.paused = c.throttled = false;
+  c.shutdown_in_flight = false;
   c.in_len = c.in_cap = c.out_start = c.out_len = 0;
   c.framer = BodyFramer();
   c.last_activity = c.last_send_progress = now_;
@@ -441,7 +449,8 @@ void Shard::Loop::BeginLinger(Connection& c, std::uint32_t slot) {
   }
   io_uring_sqe* sqe = Sqe();
   io_uring_prep_shutdown(sqe, c.fd, SHUT_WR);
-  io_uring_sqe_set_data64(sqe, UserData(Op::kShutdown));
+  io_uring_sqe_set_data64(sqe, UserData(Op::kShutdown, slot, c.generation));
+  c.shutdown_in_flight = true;
 }
 
 void Shard::Loop::Kill(Connection& c, std::uint32_t slot) {
@@ -461,7 +470,9 @@ void Shard::Loop::Kill(Connection& c, std::uint32_t slot) {
 }
 
 void Shard::Loop::MaybeFinishClose(Connection& c, std::uint32_t slot) {
-  if (!c.killing || c.close_submitted || c.recv_armed || c.send_in_flight) return;
+  if (!c.killing || c.close_submitted || c.recv_armed || c.send_in_flight || c.shutdown_in_flight) {
+    return;
+  }
   // No operation of ours references the socket any more: close it through the ring.
   c.close_submitted = true;
   io_uring_sqe* sqe = Sqe();

@@ -103,6 +103,9 @@ struct Shard::Connection {
   bool close_after_send = false;  // our answer is final (error, Connection: close, stop)
   bool peer_eof = false;          // the client half-closed: answer what it sent, then close
   bool lingering = false;         // SHUT_WR sent, draining the client's last bytes
+  // The shutdown may run in an io-wq worker that looks the fd up only then: closing before it
+  // completes could let it shut down the next connection given the same fd number.
+  bool shutdown_in_flight = false;
   bool killing = false;
   bool close_submitted = false;
   bool paused = false;     // no room to answer another request until a send completes
