@@ -2,13 +2,15 @@
 #   make run     build and start sluiced on its embedded default (RUN_ARGS=... for flags)
 #   make test    build and run the whole test suite
 #   make bench   build and run sluice-bench
+#   make package build the Debian package (build/release/sluice_*.deb): binaries, systemd
+#                unit, /etc/sluice/sluiced.yaml, the engine's headers and CMake package
 #   make fuzz    build the libFuzzer targets (preset fuzz) and run each for FUZZ_SECONDS
 # PRESET=release|debug|asan|tsan selects the build (default release).
 PRESET ?= release
 JOBS ?= $(shell nproc)
 BUILD := build/$(PRESET)
 
-.PHONY: all deps configure build test run sim bench fuzz format format-check clean
+.PHONY: all deps configure build test run sim bench package fuzz format format-check clean
 
 all: build
 
@@ -35,6 +37,12 @@ sim: build
 
 bench: build
 	@$(BUILD)/bench/sluice-bench $(BENCH_ARGS)
+
+# Always from the release build: a sanitizer build would package instrumented binaries.
+package:
+	@$(MAKE) --no-print-directory build PRESET=release
+	@cd build/release && cpack -G DEB
+	@ls -1 build/release/sluice_*.deb
 
 # Each target starts from its seed corpus (fuzz/corpus/<target>, read only) and writes what it
 # finds to a scratch dir, never into the repository; crash-* files land there too.
