@@ -41,7 +41,9 @@ for f in usr/bin/sluiced usr/bin/sluice-sim usr/bin/sluice-load \
   usr/share/doc/sluice/README.md; do
   [[ -e $root/$f ]] || fail "not installed: /$f"
 done
-if file "$root/usr/bin/sluiced" | grep -q 'not stripped'; then fail "sluiced is not stripped"; fi
+if readelf -S --wide "$root/usr/bin/sluiced" | grep -Eq '\.(symtab|debug_info) '; then
+  fail "sluiced is not stripped"
+fi
 
 # The installed binary validates the installed config; a broken copy is refused with its line.
 "$root/usr/bin/sluiced" --check-config "$root/etc/sluice/sluiced.yaml" >"$work/check.out" ||
