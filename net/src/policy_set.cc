@@ -85,9 +85,102 @@ class KeyWriter {
   bool overflow_ = false;
 };
 
-bool Matches(const PolicyMatch& match, const HttpRequest& request) noexcept {
-  if (!match.method.empty() && request.method != match.method) return false;
-  return match.path_prefix.empty() || request.path.starts_with(match.path_prefix);
+bool Matches(const PolicyMatch& match, std::string_view method, std::string_view path) noexcept {
+  if (!match.method.empty() && method != match.method) return false;
+  return match.path_prefix.empty() || path.starts_with(match.path_prefix);
+}
+
+// `lower` is already lower-case (config names are).
+bool EqualsLower(std::string_view name, std::string_view lower) noexcept {
+  if (name.size() != lower.size()) return false;
+  for (std::size_t i = 0; i < name.size(); ++i) {
+    char c = name[i];
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+    if (c != lower[i]) return false;
+  }
+  return true;
+}
+
+// The value of the last non-empty header line named `lower`, or nullptr.
+const HttpHeader* FindLast(const HttpRequest& request, std::string_view lower) noexcept {
+  for (std::size_t i = std::min(request.header_count, kMaxHeaders); i-- > 0;) {
+    const HttpHeader& h = request.headers[i];
+    if (!h.value.empty() && EqualsLower(h.name, lower)) return &h;
+  }
+  return nullptr;
+}
+
+std::string_view TrimSpaces(std::string_view s) noexcept {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
+// The path of a request target sent in a header: origin-form "/a?q#f" gives "/a",
+// absolute-form "http://h/a?q" gives "/a" ("/" without a path), anything else up to '?' or '#'.
+std::string_view PathOfTarget(std::string_view target) noexcept {
+  const std::size_t scheme = target.find("://");
+  if (scheme != std::string_view::npos && target.find_first_of("/?#") == scheme + 1) {
+    const std::string_view rest = target.substr(scheme + 3);
+    const std::size_t begin = rest.find_first_of("/?#");
+    if (begin == std::string_view::npos || rest[begin] != '/') return "/";
+    target = rest.substr(begin);
+  }
+  return target.substr(0, target.find_first_of("?#"));
+}
+
+// One element of a client-address list: an IPv4 or IPv6 address, IPv6 optionally in brackets;
+// no port, no zone. IPv4-mapped IPv6 becomes IPv4. False when it is none of these.
+bool ParseClientIp(std::string_view text, PeerIp& out) noexcept {
+  bool bracketed = false;
+  if (!text.empty() && text.front() == '[') {
+    if (text.size() < 2 || text.back() != ']') return false;
+    text = text.substr(1, text.size() - 2);
+    bracketed = true;
+  }
+  char z[INET6_ADDRSTRLEN + 1];
+  if (text.empty() || text.size() >= sizeof(z)) return false;
+  std::memcpy(z, text.data(), text.size());
+  z[text.size()] = '\0';
+  if (text.find(':') == std::string_view::npos) {
+    if (bracketed || inet_pton(AF_INET, z, out.bytes) != 1) return false;
+    out.size = 4;
+    return true;
+  }
+  unsigned char v6[kMaxIpBytes];
+  if (inet_pton(AF_INET6, z, v6) != 1) return false;
+  static constexpr unsigned char kMapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+  if (std::memcmp(v6, kMapped, sizeof(kMapped)) == 0) {
+    std::memcpy(out.bytes, v6 + 12, 4);
+    out.size = 4;
+  } else {
+    std::memcpy(out.bytes, v6, kMaxIpBytes);
+    out.size = kMaxIpBytes;
+  }
+  return true;
+}
+
+// The client address of `f.client_ip` for a trusted peer: the hops-th non-empty element from
+// the right of all its header lines taken as one list in order.
+ForwardedMissing ClientOf(const ForwardedConfig& f, const HttpRequest& request,
+                          PeerIp& out) noexcept {
+  std::uint32_t seen = 0;
+  for (std::size_t i = std::min(request.header_count, kMaxHeaders); i-- > 0;) {
+    const HttpHeader& h = request.headers[i];
+    if (!EqualsLower(h.name, f.client_ip)) continue;
+    std::string_view rest = h.value;
+    while (!rest.empty()) {
+      const std::size_t comma = rest.rfind(',');
+      const std::string_view element =
+          TrimSpaces(comma == std::string_view::npos ? rest : rest.substr(comma + 1));
+      rest = comma == std::string_view::npos ? std::string_view() : rest.substr(0, comma);
+      if (element.empty()) continue;
+      if (++seen == f.hops) {
+        return ParseClientIp(element, out) ? ForwardedMissing::kNone : ForwardedMissing::kInvalid;
+      }
+    }
+  }
+  return seen == 0 ? ForwardedMissing::kAbsent : ForwardedMissing::kTooFewHops;
 }
 
 absl::Status Validate(const ServerConfig& config) {
@@ -96,9 +189,26 @@ absl::Status Validate(const ServerConfig& config) {
     return absl::InvalidArgumentError(
         absl::StrCat(config.policies.size(), " policies, at most ", kMaxPolicies));
   }
+  const auto check = [](const ForwardedConfig& f, const std::string& where) {
+    if (f.trusted.empty()) {
+      return absl::InvalidArgumentError(absl::StrCat(where, "forwarded: no trusted peers"));
+    }
+    if (f.hops < 1 || f.hops > kMaxForwardedHops) {
+      return absl::InvalidArgumentError(absl::StrCat(where, "forwarded: hops out of range"));
+    }
+    return absl::OkStatus();
+  };
+  if (config.forwarded) {
+    if (absl::Status s = check(*config.forwarded, ""); !s.ok()) return s;
+  }
   for (const ServerPolicy& p : config.policies) {
     if (p.key.empty()) {
       return absl::InvalidArgumentError(absl::StrCat("policy '", p.name, "': empty key"));
+    }
+    if (p.forwarded_mode == ForwardedMode::kOwn) {
+      if (absl::Status s = check(p.forwarded, absl::StrCat("policy '", p.name, "': ")); !s.ok()) {
+        return s;
+      }
     }
   }
   return absl::OkStatus();
@@ -112,7 +222,9 @@ std::vector<PolicyConfig> EngineConfigs(const ServerConfig& config) {
 }
 
 // The keys of all policies at once, each at its largest. Every variable part comes from the
-// request head, which the parser bounds by max_header_bytes (the URI also by max_uri_bytes).
+// request head, which the parser bounds by max_header_bytes (the URI also by max_uri_bytes);
+// a path or method from a forwarded header is a header value, an ip part from a header is
+// still 4 or 16 bytes.
 std::size_t ScratchBytes(const ServerConfig& config) {
   const HttpLimits& http = config.limits.http;
   const std::size_t text = std::max(http.max_header_bytes, http.max_uri_bytes);
@@ -212,9 +324,28 @@ std::size_t FormatKey(std::string_view key, char* out, std::size_t capacity) noe
   return text.size();
 }
 
-PolicySet::PolicySet(std::vector<ServerPolicy> policies, std::unique_ptr<Limiter> limiter,
-                     std::size_t scratch_bytes)
-    : policies_(std::move(policies)), limiter_(std::move(limiter)), scratch_bytes_(scratch_bytes) {}
+PolicySet::PolicySet(const ServerConfig& config, std::unique_ptr<Limiter> limiter)
+    : policies_(config.policies),
+      limiter_(std::move(limiter)),
+      scratch_bytes_(ScratchBytes(config)) {
+  // Policies with equal settings share one entry, so a request resolves each setting once.
+  const auto index_of = [&](const ForwardedConfig& f) {
+    const auto it = std::find(forwarded_.begin(), forwarded_.end(), f);
+    if (it != forwarded_.end()) return static_cast<int>(it - forwarded_.begin());
+    forwarded_.push_back(f);
+    return static_cast<int>(forwarded_.size() - 1);
+  };
+  policy_forwarded_.reserve(policies_.size());
+  for (const ServerPolicy& p : policies_) {
+    int index = -1;
+    if (p.forwarded_mode == ForwardedMode::kOwn) {
+      index = index_of(p.forwarded);
+    } else if (p.forwarded_mode == ForwardedMode::kInherit && config.forwarded) {
+      index = index_of(*config.forwarded);
+    }
+    policy_forwarded_.push_back(index);
+  }
+}
 
 absl::StatusOr<std::unique_ptr<PolicySet>> PolicySet::Build(const ServerConfig& config) {
   if (absl::Status s = Validate(config); !s.ok()) return s;
@@ -224,16 +355,14 @@ absl::StatusOr<std::unique_ptr<PolicySet>> PolicySet::Build(const ServerConfig& 
   options.policies = EngineConfigs(config);
   auto limiter = Limiter::Create(std::move(options));
   if (!limiter.ok()) return limiter.status();
-  return std::unique_ptr<PolicySet>(
-      new PolicySet(config.policies, *std::move(limiter), ScratchBytes(config)));
+  return std::unique_ptr<PolicySet>(new PolicySet(config, *std::move(limiter)));
 }
 
 absl::StatusOr<std::unique_ptr<PolicySet>> PolicySet::Rebuild(const ServerConfig& config) const {
   if (absl::Status s = Validate(config); !s.ok()) return s;
   auto limiter = limiter_->WithPolicies(EngineConfigs(config));
   if (!limiter.ok()) return limiter.status();
-  return std::unique_ptr<PolicySet>(
-      new PolicySet(config.policies, *std::move(limiter), ScratchBytes(config)));
+  return std::unique_ptr<PolicySet>(new PolicySet(config, *std::move(limiter)));
 }
 
 void PolicySet::Evaluate(const HttpRequest& request, const sockaddr* peer,
@@ -245,8 +374,65 @@ void PolicySet::Evaluate(const HttpRequest& request, const sockaddr* peer,
   outcome.decision = Decision{};
   outcome.key = {};
   outcome.result_count = 0;
+  outcome.forwarded_untrusted = false;
+  outcome.forwarded_missing = ForwardedMissing::kNone;
 
   const PeerIp ip = PeerIpOf(peer);
+  for (std::size_t f = 0; f < forwarded_.size(); ++f) {
+    scratch.forwarded[f].resolved = false;
+    scratch.forwarded[f].client_resolved = false;
+  }
+  // The setting `f` applied to this request: trust, path and method on first use.
+  const auto view_of = [&](std::size_t f) noexcept -> ForwardedView& {
+    ForwardedView& v = scratch.forwarded[f];
+    if (v.resolved) return v;
+    const ForwardedConfig& config = forwarded_[f];
+    v.resolved = true;
+    v.trusted = false;
+    if (ip.size != 0) {
+      for (const IpPrefix& prefix : config.trusted) {
+        if (prefix.Contains(ip.bytes, ip.size)) {
+          v.trusted = true;
+          break;
+        }
+      }
+    }
+    v.path = request.path;
+    v.method = request.method;
+    const HttpHeader* uri = config.uri.empty() ? nullptr : FindLast(request, config.uri);
+    const HttpHeader* method = config.method.empty() ? nullptr : FindLast(request, config.method);
+    if (v.trusted) {
+      if (uri != nullptr) v.path = PathOfTarget(uri->value);
+      if (method != nullptr) v.method = method->value;
+    } else if (uri != nullptr || method != nullptr ||
+               (!config.client_ip.empty() && FindLast(request, config.client_ip) != nullptr)) {
+      outcome.forwarded_untrusted = true;  // ignored, and counted: a proxy missing from trusted?
+    }
+    return v;
+  };
+  // The address the ip parts of a policy under setting `f` use (size 0: missing).
+  const auto client_of = [&](std::size_t f) noexcept -> PeerIp {
+    ForwardedView& v = view_of(f);
+    if (!v.client_resolved) {
+      v.client_resolved = true;
+      PeerIp client = ip;
+      if (v.trusted && !forwarded_[f].client_ip.empty()) {
+        const ForwardedMissing why = ClientOf(forwarded_[f], request, client);
+        if (why != ForwardedMissing::kNone) {
+          client.size = 0;
+          if (outcome.forwarded_missing == ForwardedMissing::kNone) {
+            outcome.forwarded_missing = why;
+          }
+        }
+      }
+      std::memcpy(v.client, client.bytes, kMaxIpBytes);
+      v.client_size = static_cast<std::uint8_t>(client.size);
+    }
+    PeerIp out;
+    std::memcpy(out.bytes, v.client, kMaxIpBytes);
+    out.size = v.client_size;
+    return out;
+  };
   char* const buffer = scratch.buffer.data();
   const std::size_t capacity = scratch.buffer.size();
   std::size_t used = 0;
@@ -274,18 +460,32 @@ void PolicySet::Evaluate(const HttpRequest& request, const sockaddr* peer,
 
   for (std::size_t i = 0; i < count; ++i) {
     const ServerPolicy& p = policies_[i];
-    if (!Matches(p.match, request)) continue;
+    const int fwd = policy_forwarded_[i];
+    std::string_view path = request.path;
+    std::string_view method = request.method;
+    if (fwd >= 0) {
+      const ForwardedView& v = view_of(static_cast<std::size_t>(fwd));
+      path = v.path;
+      method = v.method;
+    }
+    if (!Matches(p.match, method, path)) continue;
     const bool shadow = p.mode == PolicyMode::kShadow;
     KeyWriter key(buffer + used, capacity - used);
     bool absent = false;
     for (const KeyPart& part : p.key) {
       switch (part.kind) {
         case KeyPartKind::kIp:
-          key.Part(kKindIp, ip.bytes, ip.size);
+        case KeyPartKind::kIp64: {
+          const PeerIp client = fwd >= 0 ? client_of(static_cast<std::size_t>(fwd)) : ip;
+          if (fwd >= 0 && client.size == 0 && ip.size != 0) {
+            absent = true;  // a trusted peer did not say who the client is
+          } else if (part.kind == KeyPartKind::kIp) {
+            key.Part(kKindIp, client.bytes, client.size);
+          } else {
+            key.Part(kKindIp64, client.bytes, client.size == kMaxIpBytes ? 8 : client.size);
+          }
           break;
-        case KeyPartKind::kIp64:
-          key.Part(kKindIp64, ip.bytes, ip.size == kMaxIpBytes ? 8 : ip.size);
-          break;
+        }
         case KeyPartKind::kHeader: {
           const HttpHeader* h = request.Find(part.header);
           if (h == nullptr || h->value.empty()) {
@@ -296,10 +496,10 @@ void PolicySet::Evaluate(const HttpRequest& request, const sockaddr* peer,
           break;
         }
         case KeyPartKind::kPath:
-          key.Part(kKindPath, request.path);
+          key.Part(kKindPath, path);
           break;
         case KeyPartKind::kMethod:
-          key.Part(kKindMethod, request.method);
+          key.Part(kKindMethod, method);
           break;
       }
       if (absent) break;
@@ -309,8 +509,11 @@ void PolicySet::Evaluate(const HttpRequest& request, const sockaddr* peer,
     if (absent) {
       if (p.when_missing == WhenMissing::kSkip) continue;
       if (p.when_missing == WhenMissing::kIp) {
+        // The client's address when a trusted proxy named one, else the peer's.
+        PeerIp fallback = fwd >= 0 ? client_of(static_cast<std::size_t>(fwd)) : ip;
+        if (fallback.size == 0) fallback = ip;
         key.Reset();
-        key.Part(kKindFallbackIp, ip.bytes, ip.size);
+        key.Part(kKindFallbackIp, fallback.bytes, fallback.size);
         if (key.overflow()) continue;
       } else {  // kDeny: decided here, without the table.
         outcome.matched = true;
