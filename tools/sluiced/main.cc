@@ -82,9 +82,9 @@ Signals:
                        their state. A file that is invalid, or that changes what needs a
                        restart (listen, admin, threads, table, log.denials,
                        limits.header_bytes/output_bytes/connections_per_shard), is
-                       refused and the running config stays. The flags above are not
-                       re-applied: the file alone is reloaded. Without --config there is
-                       nothing to reload.
+                       refused and the running config stays. The flags above apply
+                       over the reloaded file as they did at start. Without --config
+                       there is nothing to reload.
   SIGTERM, SIGINT      Stop accepting, answer what was received (up to 5 s), exit 0.
 
 Exit status: 0 after SIGTERM/SIGINT or a valid --check-config; 1 an invalid config, a
@@ -164,7 +164,7 @@ int main(int argc, char** argv) {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
 
-  auto server = sluice::net::Server::Start(config, path);
+  auto server = sluice::net::Server::Start(config, path, overrides);
   if (!server.ok()) {
     std::cerr << "sluiced: " << server.status().message() << "\n";
     return 1;
