@@ -284,8 +284,14 @@ void PolicySet::Evaluate(const HttpRequest& request, const sockaddr* peer,
     }
     return v;
   };
+  // Addresses by reference: the direct path copies nothing.
+  struct IpView {
+    const unsigned char* bytes;
+    std::size_t size;
+  };
+  const IpView peer_ip{ip.bytes, ip.size};
   // The address the ip parts of a policy under setting `f` use (size 0: missing).
-  const auto client_of = [&](std::size_t f) noexcept -> IpBytes {
+  const auto client_of = [&](std::size_t f) noexcept -> IpView {
     ForwardedView& v = view_of(f);
     if (!v.client_resolved) {
       v.client_resolved = true;
@@ -302,10 +308,7 @@ void PolicySet::Evaluate(const HttpRequest& request, const sockaddr* peer,
       std::memcpy(v.client, client.bytes, kMaxIpBytes);
       v.client_size = static_cast<std::uint8_t>(client.size);
     }
-    IpBytes out;
-    std::memcpy(out.bytes, v.client, kMaxIpBytes);
-    out.size = v.client_size;
-    return out;
+    return IpView{v.client, v.client_size};
   };
   char* const buffer = scratch.buffer.data();
   const std::size_t capacity = scratch.buffer.size();
@@ -350,7 +353,7 @@ void PolicySet::Evaluate(const HttpRequest& request, const sockaddr* peer,
       switch (part.kind) {
         case KeyPartKind::kIp:
         case KeyPartKind::kIp64: {
-          const IpBytes client = fwd >= 0 ? client_of(static_cast<std::size_t>(fwd)) : ip;
+          const IpView client = fwd >= 0 ? client_of(static_cast<std::size_t>(fwd)) : peer_ip;
           if (fwd >= 0 && client.size == 0 && ip.size != 0) {
             absent = true;  // a trusted peer did not say who the client is
           } else if (part.kind == KeyPartKind::kIp) {
@@ -384,8 +387,8 @@ void PolicySet::Evaluate(const HttpRequest& request, const sockaddr* peer,
       if (p.when_missing == WhenMissing::kSkip) continue;
       if (p.when_missing == WhenMissing::kIp) {
         // The client's address when a trusted proxy named one, else the peer's.
-        IpBytes fallback = fwd >= 0 ? client_of(static_cast<std::size_t>(fwd)) : ip;
-        if (fallback.size == 0) fallback = ip;
+        IpView fallback = fwd >= 0 ? client_of(static_cast<std::size_t>(fwd)) : peer_ip;
+        if (fallback.size == 0) fallback = peer_ip;
         key.Reset();
         key.Part(kKindFallbackIp, fallback.bytes, fallback.size);
         if (key.overflow()) continue;
