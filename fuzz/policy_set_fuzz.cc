@@ -2,7 +2,10 @@
 // head (default limits); a complete head is evaluated from an IPv4 and an IPv6 peer (and from
 // no peer) against two policy sets: one whose scratch fits the parser's limits, one built with
 // small limits so long header values and paths do not fit (they must count as missing, never
-// be truncated or overflow the scratch). The outcome must be self-consistent.
+// be truncated or overflow the scratch). A third set trusts both peers' forwarded headers
+// (X-Forwarded-For with two hops, X-Original-URI, X-Original-Method), and two policies carry
+// their own `forwarded:` (one trusting only the IPv4 peer, one `off`). The outcome must be
+// self-consistent.
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -62,6 +65,18 @@ constexpr std::string_view kPolicies = R"(policies:
     mode: shadow
     rate: 1/d
     burst: 1
+  - name: proxied
+    match: {path_prefix: /api/}
+    key: [ip, path, method]
+    when_missing: ip
+    rate: 3/s
+    burst: 2
+    forwarded: {trusted: [192.0.2.7], client_ip: x-real-ip, uri: x-original-uri}
+  - name: direct
+    key: [ip/64, path]
+    rate: 50/s
+    burst: 8
+    forwarded: off
 )";
 
 void Check(bool condition, const char* what) {
@@ -129,6 +144,8 @@ void Evaluate(Set& s, const sluice::net::HttpRequest& request, const sockaddr* p
   }
   if (outcome.result_count > 0) Check(outcome.matched, "results imply matched");
   Check(outcome.allowed == !enforced_denial, "allowed iff no enforcing policy denied");
+  Check(static_cast<std::size_t>(outcome.forwarded_missing) < sluice::net::kForwardedMissingKinds,
+        "forwarded_missing in range");
   if (outcome.reported >= 0) {
     Check(outcome.decision.remaining >= 0 &&
               static_cast<std::uint64_t>(outcome.decision.remaining) <=
@@ -150,6 +167,9 @@ void Evaluate(Set& s, const sluice::net::HttpRequest& request, const sockaddr* p
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   static Set fitting = MakeSet("");
   static Set small = MakeSet("limits: {header_bytes: 256, uri_bytes: 16}\n");
+  static Set forwarded = MakeSet(
+      "forwarded:\n  trusted: [192.0.2.0/24, \"2001:db8::/32\"]\n  client_ip: x-forwarded-for\n"
+      "  hops: 2\n  uri: x-original-uri\n  method: x-original-method\n");
   static const Peers peers;
   static std::int64_t clock_ns = 1'000'000'000;
   static sluice::net::HttpRequest request;
@@ -159,7 +179,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (parsed.status != sluice::net::ParseResult::Status::kComplete) return 0;
   clock_ns += 1'000'000 * static_cast<std::int64_t>(size % 7);  // time moves, sometimes not
   const std::chrono::nanoseconds now(clock_ns);
-  for (Set* s : {&fitting, &small}) {
+  for (Set* s : {&fitting, &small, &forwarded}) {
     Evaluate(*s, request, reinterpret_cast<const sockaddr*>(&peers.v4), now);
     Evaluate(*s, request, reinterpret_cast<const sockaddr*>(&peers.v6), now);
     Evaluate(*s, request, nullptr, now);

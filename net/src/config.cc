@@ -309,9 +309,9 @@ class ConfigParser {
   }
 
   void ParseRoot(const YAML::Node& root, ServerConfig& config) {
-    const auto fields =
-        MapFields(root, "the config",
-                  {"listen", "admin", "threads", "table", "response", "limits", "log", "policies"});
+    const auto fields = MapFields(root, "the config",
+                                  {"listen", "admin", "threads", "table", "response", "limits",
+                                   "log", "forwarded", "policies"});
     if (!fields) return;
     if (const YAML::Node* n = fields->Find("listen")) {
       if (auto a = Address(*n, "listen")) config.listen = *std::move(a);
@@ -332,6 +332,14 @@ class ConfigParser {
     if (const YAML::Node* n = fields->Find("response")) ParseResponse(*n, config);
     if (const YAML::Node* n = fields->Find("limits")) ParseLimits(*n, config.limits);
     if (const YAML::Node* n = fields->Find("log")) ParseLog(*n, config.log);
+    if (const YAML::Node* n = fields->Find("forwarded")) {
+      if (n->IsScalar() && n->Scalar() == "off") {
+        Fail(*n, "forwarded: 'off' is for a policy; at the top level leave 'forwarded' out");
+      } else {
+        ForwardedConfig f;
+        if (ParseForwarded(*n, "forwarded", f)) config.forwarded = std::move(f);
+      }
+    }
     if (const YAML::Node* n = fields->Find("policies")) {
       ParsePolicies(*n, config);
     } else {
@@ -449,7 +457,8 @@ class ConfigParser {
                                           std::vector<std::pair<std::string, int>>& names) {
     std::string label = absl::StrCat("policy #", index);
     const auto fields =
-        MapFields(node, label, {"name", "match", "key", "when_missing", "rate", "burst", "mode"});
+        MapFields(node, label,
+                  {"name", "match", "key", "when_missing", "rate", "burst", "mode", "forwarded"});
     if (!fields) return std::nullopt;
     const std::size_t errors_before = errors_.size();
     ServerPolicy p;
@@ -542,6 +551,17 @@ class ConfigParser {
       }
     }
 
+    if (const YAML::Node* n = fields->Find("forwarded")) {
+      if (n->IsScalar() && n->Scalar() == "off") {
+        p.forwarded_mode = ForwardedMode::kOff;
+      } else if (n->IsScalar()) {
+        Fail(*n, absl::StrCat(label, ": forwarded ", Quoted(n->Scalar()),
+                              " is neither off nor a mapping (trusted: [...], client_ip: ...)"));
+      } else if (ParseForwarded(*n, absl::StrCat(label, " forwarded"), p.forwarded)) {
+        p.forwarded_mode = ForwardedMode::kOwn;
+      }
+    }
+
     // The engine's own checks (rate above 10^9/s, b*T above kMaxWindow): a config that loads
     // always builds.
     if (!p.name.empty() && rate_ok && burst_ok) {
@@ -583,6 +603,77 @@ class ConfigParser {
         }
       }
     }
+  }
+
+  // A `forwarded:` mapping; false (errors reported) when it is not valid.
+  bool ParseForwarded(const YAML::Node& node, const std::string& what, ForwardedConfig& out) {
+    const std::size_t errors_before = errors_.size();
+    const auto fields = MapFields(node, what, {"trusted", "client_ip", "hops", "uri", "method"});
+    if (!fields) return false;
+    ForwardedConfig f;
+    if (const YAML::Node* n = fields->Find("trusted")) {
+      std::vector<YAML::Node> entries;
+      if (n->IsSequence()) {
+        for (const YAML::Node& e : *n) entries.push_back(e);
+      } else if (!n->IsNull()) {
+        entries.push_back(*n);
+      }
+      if (entries.empty()) {
+        Fail(*n, absl::StrCat(what,
+                              " trusted: at least one address or CIDR prefix is needed "
+                              "(e.g. [127.0.0.1, ::1])"));
+      } else if (entries.size() > kMaxTrustedPrefixes) {
+        Fail(*n, absl::StrCat(what, " trusted: ", entries.size(), " entries, at most ",
+                              kMaxTrustedPrefixes));
+      } else {
+        for (const YAML::Node& e : entries) {
+          const auto text = Scalar(e, absl::StrCat(what, " trusted"));
+          if (!text) continue;
+          auto prefix = IpPrefix::Parse(*text);
+          if (prefix.ok()) {
+            f.trusted.push_back(*prefix);
+          } else {
+            Fail(e, absl::StrCat(what, " trusted: ", prefix.status().message()));
+          }
+        }
+      }
+    } else {
+      Fail(node, absl::StrCat(what,
+                              ": missing key 'trusted' (the proxies whose headers count, "
+                              "e.g. [127.0.0.1, ::1])"));
+    }
+    const auto header = [&](std::string_view key, std::string& dest) {
+      const YAML::Node* n = fields->Find(key);
+      if (n == nullptr) return;
+      const auto text = Scalar(*n, absl::StrCat(what, " ", Absl(key)));
+      if (!text) return;
+      if (!IsToken(*text)) {
+        Fail(*n, absl::StrCat(what, ": ", Absl(key), " ", Quoted(*text),
+                              " is not a valid header name (letters, digits, -)"));
+        return;
+      }
+      dest = absl::AsciiStrToLower(*text);
+    };
+    header("client_ip", f.client_ip);
+    header("uri", f.uri);
+    header("method", f.method);
+    if (const YAML::Node* n = fields->Find("hops")) {
+      if (const auto v = Unsigned(*n, absl::StrCat(what, " hops"), 1, kMaxForwardedHops)) {
+        f.hops = static_cast<std::uint32_t>(*v);
+      }
+      if (fields->Find("client_ip") == nullptr) {
+        Fail(*n, absl::StrCat(what, ": hops needs client_ip (the header whose list it counts)"));
+      }
+    }
+    if (fields->Find("client_ip") == nullptr && fields->Find("uri") == nullptr &&
+        fields->Find("method") == nullptr) {
+      Fail(node, absl::StrCat(what,
+                              ": set at least one of client_ip, uri, method (or use "
+                              "'forwarded: off' in a policy)"));
+    }
+    if (errors_.size() != errors_before) return false;
+    out = std::move(f);
+    return true;
   }
 
   void ParseKey(const YAML::Node& node, const std::string& label, std::vector<KeyPart>& key) {
@@ -823,6 +914,37 @@ absl::Status ApplyOverrides(const CliOverrides& overrides, ServerConfig& config)
   return absl::OkStatus();
 }
 
+namespace {
+
+void EmitForwarded(YAML::Emitter& out, const ForwardedConfig& f) {
+  out << YAML::BeginMap;
+  out << YAML::Key << "trusted" << YAML::Value << YAML::Flow << YAML::BeginSeq;
+  for (const IpPrefix& p : f.trusted) out << YAML::DoubleQuoted << p.ToString();
+  out << YAML::EndSeq;
+  if (!f.client_ip.empty()) {
+    out << YAML::Key << "client_ip" << YAML::Value << YAML::DoubleQuoted << f.client_ip;
+    out << YAML::Key << "hops" << YAML::Value << f.hops;
+  }
+  if (!f.uri.empty()) out << YAML::Key << "uri" << YAML::Value << YAML::DoubleQuoted << f.uri;
+  if (!f.method.empty()) {
+    out << YAML::Key << "method" << YAML::Value << YAML::DoubleQuoted << f.method;
+  }
+  out << YAML::EndMap;
+}
+
+std::string ForwardedSummary(const ForwardedConfig& f) {
+  std::vector<std::string> trusted;
+  trusted.reserve(f.trusted.size());
+  for (const IpPrefix& p : f.trusted) trusted.push_back(p.ToString());
+  std::string s = absl::StrCat("from ", absl::StrJoin(trusted, " "), ":");
+  if (!f.client_ip.empty()) absl::StrAppend(&s, " client ", f.client_ip, " hop ", f.hops);
+  if (!f.uri.empty()) absl::StrAppend(&s, " uri ", f.uri);
+  if (!f.method.empty()) absl::StrAppend(&s, " method ", f.method);
+  return s;
+}
+
+}  // namespace
+
 std::string ToYaml(const ServerConfig& config) {
   YAML::Emitter out;
   out << YAML::BeginMap;
@@ -856,6 +978,10 @@ std::string ToYaml(const ServerConfig& config) {
   out << YAML::Key << "denials" << YAML::Value << YAML::DoubleQuoted << config.log.denials_path;
   out << YAML::Key << "sample_admits" << YAML::Value << FormatDouble(config.log.sample_admits);
   out << YAML::EndMap;
+  if (config.forwarded) {
+    out << YAML::Key << "forwarded" << YAML::Value;
+    EmitForwarded(out, *config.forwarded);
+  }
   out << YAML::Key << "policies" << YAML::Value << YAML::BeginSeq;
   for (const ServerPolicy& p : config.policies) {
     out << YAML::BeginMap;
@@ -878,6 +1004,12 @@ std::string ToYaml(const ServerConfig& config) {
     out << YAML::Key << "rate" << YAML::Value << p.rate.ToString();
     out << YAML::Key << "burst" << YAML::Value << p.burst;
     out << YAML::Key << "mode" << YAML::Value << std::string(ToString(p.mode));
+    if (p.forwarded_mode == ForwardedMode::kOff) {
+      out << YAML::Key << "forwarded" << YAML::Value << "off";
+    } else if (p.forwarded_mode == ForwardedMode::kOwn) {
+      out << YAML::Key << "forwarded" << YAML::Value;
+      EmitForwarded(out, p.forwarded);
+    }
     out << YAML::EndMap;
   }
   out << YAML::EndSeq;
@@ -894,16 +1026,30 @@ std::string Summary(const ServerConfig& config) {
   absl::StrAppend(&s, "table ", config.table_capacity, " keys, when_full ",
                   Absl(ToString(config.when_full)), "; deny status ", config.deny_status,
                   config.legacy_headers ? ", legacy X-RateLimit headers" : "", "\n");
+  if (config.forwarded) {
+    absl::StrAppend(&s, "forwarded headers ", ForwardedSummary(*config.forwarded), "\n");
+  }
   for (const ServerPolicy& p : config.policies) {
     absl::StrAppend(&s, "policy ", p.name, ": ", p.match.method.empty() ? "*" : p.match.method, " ",
                     p.match.path_prefix.empty() ? "/" : p.match.path_prefix, "*, key ",
                     KeyToString(p.key));
-    const bool has_header = std::any_of(p.key.begin(), p.key.end(), [](const KeyPart& k) {
-      return k.kind == KeyPartKind::kHeader;
+    const ForwardedConfig* fwd = p.forwarded_mode == ForwardedMode::kOwn   ? &p.forwarded
+                                 : p.forwarded_mode == ForwardedMode::kOff ? nullptr
+                                 : config.forwarded                        ? &*config.forwarded
+                                                                           : nullptr;
+    const bool forwarded_ip = fwd != nullptr && !fwd->client_ip.empty();
+    const bool has_header = std::any_of(p.key.begin(), p.key.end(), [&](const KeyPart& k) {
+      return k.kind == KeyPartKind::kHeader ||
+             (forwarded_ip && (k.kind == KeyPartKind::kIp || k.kind == KeyPartKind::kIp64));
     });
     if (has_header) absl::StrAppend(&s, " (when missing: ", Absl(ToString(p.when_missing)), ")");
-    absl::StrAppend(&s, ", ", p.rate.ToString(), " burst ", p.burst, ", ", Absl(ToString(p.mode)),
-                    "\n");
+    absl::StrAppend(&s, ", ", p.rate.ToString(), " burst ", p.burst, ", ", Absl(ToString(p.mode)));
+    if (p.forwarded_mode == ForwardedMode::kOff && config.forwarded) {
+      absl::StrAppend(&s, ", forwarded headers off");
+    } else if (p.forwarded_mode == ForwardedMode::kOwn) {
+      absl::StrAppend(&s, ", forwarded headers ", ForwardedSummary(p.forwarded));
+    }
+    absl::StrAppend(&s, "\n");
   }
   return s;
 }

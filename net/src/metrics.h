@@ -10,6 +10,7 @@
 #include "sluice/cacheline.h"
 #include "sluice/net/config.h"
 #include "sluice/net/http_parser.h"
+#include "sluice/net/policy_set.h"
 
 namespace sluice::net {
 
@@ -53,6 +54,11 @@ struct alignas(kCacheLine) ShardMetrics {
   Counter loop_passes;
   Counter completions;
   Counter log_dropped;  // decision log records dropped (queue full)
+  // Requests from peers outside `forwarded: trusted` that carried a configured forwarded
+  // header (ignored); requests from trusted peers without a usable client address, by reason
+  // (index: ForwardedMissing; [0] unused).
+  Counter forwarded_untrusted;
+  Counter forwarded_missing[kForwardedMissingKinds];
 };
 
 // Per policy, per shard; lives in the config snapshot (Runtime) it counts for.

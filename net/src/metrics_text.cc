@@ -1,5 +1,6 @@
 // GET /metrics: the Prometheus text exposition format (version 0.0.4).
 #include <chrono>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "server_impl.h"
@@ -87,6 +88,28 @@ std::string Server::Impl::MetricsText() const {
   }
   Sample(out, "sluice_parse_errors_total", "kind=\"bad_body_framing\"",
          sum(&ShardMetrics::body_errors));
+
+  Family(out, "sluice_forwarded_untrusted_total", "counter",
+         "Requests from peers outside forwarded.trusted that carried a configured forwarded "
+         "header (client_ip, uri or method); the headers were ignored.");
+  Sample(out, "sluice_forwarded_untrusted_total", "", sum(&ShardMetrics::forwarded_untrusted));
+  Family(out, "sluice_forwarded_client_missing_total", "counter",
+         "Requests from trusted peers whose client_ip header gave no usable address for a "
+         "policy that needed one (when_missing decided), by reason.");
+  {
+    static constexpr std::pair<ForwardedMissing, const char*> kReasons[] = {
+        {ForwardedMissing::kAbsent, "absent"},
+        {ForwardedMissing::kTooFewHops, "too_few_hops"},
+        {ForwardedMissing::kInvalid, "invalid"}};
+    for (const auto& [reason, label] : kReasons) {
+      std::uint64_t total = 0;
+      for (const auto& shard : shards) {
+        total += shard->metrics().forwarded_missing[static_cast<std::size_t>(reason)].Get();
+      }
+      Sample(out, "sluice_forwarded_client_missing_total", absl::StrCat("reason=\"", label, "\""),
+             total);
+    }
+  }
 
   struct PerShard {
     const char* name;

@@ -10,46 +10,19 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "forwarded.h"
 
 namespace sluice::net {
 namespace {
 
 // Key encoding (see KeyScratch): kind byte, 32-bit little-endian length, bytes.
 constexpr std::size_t kPartHeader = 5;
-constexpr std::size_t kMaxIpBytes = 16;
 constexpr char kKindIp = 'i';
 constexpr char kKindIp64 = 'n';
 constexpr char kKindHeader = 'h';
 constexpr char kKindPath = 'p';
 constexpr char kKindMethod = 'm';
 constexpr char kKindFallbackIp = 'F';
-
-struct PeerIp {
-  unsigned char bytes[kMaxIpBytes] = {};
-  std::size_t size = 0;  // 4 (IPv4, also IPv4-mapped IPv6), 16 (IPv6) or 0 (unknown)
-};
-
-PeerIp PeerIpOf(const sockaddr* peer) noexcept {
-  PeerIp ip;
-  if (peer == nullptr) return ip;
-  if (peer->sa_family == AF_INET) {
-    sockaddr_in a;
-    std::memcpy(&a, peer, sizeof(a));
-    std::memcpy(ip.bytes, &a.sin_addr, 4);
-    ip.size = 4;
-  } else if (peer->sa_family == AF_INET6) {
-    sockaddr_in6 a;
-    std::memcpy(&a, peer, sizeof(a));
-    if (IN6_IS_ADDR_V4MAPPED(&a.sin6_addr)) {
-      std::memcpy(ip.bytes, a.sin6_addr.s6_addr + 12, 4);
-      ip.size = 4;
-    } else {
-      std::memcpy(ip.bytes, a.sin6_addr.s6_addr, kMaxIpBytes);
-      ip.size = kMaxIpBytes;
-    }
-  }
-  return ip;
-}
 
 // Appends key parts into caller memory; never writes past `capacity`.
 class KeyWriter {
@@ -85,9 +58,9 @@ class KeyWriter {
   bool overflow_ = false;
 };
 
-bool Matches(const PolicyMatch& match, const HttpRequest& request) noexcept {
-  if (!match.method.empty() && request.method != match.method) return false;
-  return match.path_prefix.empty() || request.path.starts_with(match.path_prefix);
+bool Matches(const PolicyMatch& match, std::string_view method, std::string_view path) noexcept {
+  if (!match.method.empty() && method != match.method) return false;
+  return match.path_prefix.empty() || path.starts_with(match.path_prefix);
 }
 
 absl::Status Validate(const ServerConfig& config) {
@@ -96,9 +69,26 @@ absl::Status Validate(const ServerConfig& config) {
     return absl::InvalidArgumentError(
         absl::StrCat(config.policies.size(), " policies, at most ", kMaxPolicies));
   }
+  const auto check = [](const ForwardedConfig& f, const std::string& where) {
+    if (f.trusted.empty()) {
+      return absl::InvalidArgumentError(absl::StrCat(where, "forwarded: no trusted peers"));
+    }
+    if (f.hops < 1 || f.hops > kMaxForwardedHops) {
+      return absl::InvalidArgumentError(absl::StrCat(where, "forwarded: hops out of range"));
+    }
+    return absl::OkStatus();
+  };
+  if (config.forwarded) {
+    if (absl::Status s = check(*config.forwarded, ""); !s.ok()) return s;
+  }
   for (const ServerPolicy& p : config.policies) {
     if (p.key.empty()) {
       return absl::InvalidArgumentError(absl::StrCat("policy '", p.name, "': empty key"));
+    }
+    if (p.forwarded_mode == ForwardedMode::kOwn) {
+      if (absl::Status s = check(p.forwarded, absl::StrCat("policy '", p.name, "': ")); !s.ok()) {
+        return s;
+      }
     }
   }
   return absl::OkStatus();
@@ -112,7 +102,9 @@ std::vector<PolicyConfig> EngineConfigs(const ServerConfig& config) {
 }
 
 // The keys of all policies at once, each at its largest. Every variable part comes from the
-// request head, which the parser bounds by max_header_bytes (the URI also by max_uri_bytes).
+// request head, which the parser bounds by max_header_bytes (the URI also by max_uri_bytes);
+// a path or method from a forwarded header is a header value, an ip part from a header is
+// still 4 or 16 bytes.
 std::size_t ScratchBytes(const ServerConfig& config) {
   const HttpLimits& http = config.limits.http;
   const std::size_t text = std::max(http.max_header_bytes, http.max_uri_bytes);
@@ -212,9 +204,28 @@ std::size_t FormatKey(std::string_view key, char* out, std::size_t capacity) noe
   return text.size();
 }
 
-PolicySet::PolicySet(std::vector<ServerPolicy> policies, std::unique_ptr<Limiter> limiter,
-                     std::size_t scratch_bytes)
-    : policies_(std::move(policies)), limiter_(std::move(limiter)), scratch_bytes_(scratch_bytes) {}
+PolicySet::PolicySet(const ServerConfig& config, std::unique_ptr<Limiter> limiter)
+    : policies_(config.policies),
+      limiter_(std::move(limiter)),
+      scratch_bytes_(ScratchBytes(config)) {
+  // Policies with equal settings share one entry, so a request resolves each setting once.
+  const auto index_of = [&](const ForwardedConfig& f) {
+    const auto it = std::find(forwarded_.begin(), forwarded_.end(), f);
+    if (it != forwarded_.end()) return static_cast<int>(it - forwarded_.begin());
+    forwarded_.push_back(f);
+    return static_cast<int>(forwarded_.size() - 1);
+  };
+  policy_forwarded_.reserve(policies_.size());
+  for (const ServerPolicy& p : policies_) {
+    int index = -1;
+    if (p.forwarded_mode == ForwardedMode::kOwn) {
+      index = index_of(p.forwarded);
+    } else if (p.forwarded_mode == ForwardedMode::kInherit && config.forwarded) {
+      index = index_of(*config.forwarded);
+    }
+    policy_forwarded_.push_back(index);
+  }
+}
 
 absl::StatusOr<std::unique_ptr<PolicySet>> PolicySet::Build(const ServerConfig& config) {
   if (absl::Status s = Validate(config); !s.ok()) return s;
@@ -224,16 +235,14 @@ absl::StatusOr<std::unique_ptr<PolicySet>> PolicySet::Build(const ServerConfig& 
   options.policies = EngineConfigs(config);
   auto limiter = Limiter::Create(std::move(options));
   if (!limiter.ok()) return limiter.status();
-  return std::unique_ptr<PolicySet>(
-      new PolicySet(config.policies, *std::move(limiter), ScratchBytes(config)));
+  return std::unique_ptr<PolicySet>(new PolicySet(config, *std::move(limiter)));
 }
 
 absl::StatusOr<std::unique_ptr<PolicySet>> PolicySet::Rebuild(const ServerConfig& config) const {
   if (absl::Status s = Validate(config); !s.ok()) return s;
   auto limiter = limiter_->WithPolicies(EngineConfigs(config));
   if (!limiter.ok()) return limiter.status();
-  return std::unique_ptr<PolicySet>(
-      new PolicySet(config.policies, *std::move(limiter), ScratchBytes(config)));
+  return std::unique_ptr<PolicySet>(new PolicySet(config, *std::move(limiter)));
 }
 
 void PolicySet::Evaluate(const HttpRequest& request, const sockaddr* peer,
@@ -245,8 +254,62 @@ void PolicySet::Evaluate(const HttpRequest& request, const sockaddr* peer,
   outcome.decision = Decision{};
   outcome.key = {};
   outcome.result_count = 0;
+  outcome.forwarded_untrusted = false;
+  outcome.forwarded_missing = ForwardedMissing::kNone;
 
-  const PeerIp ip = PeerIpOf(peer);
+  const IpBytes ip = IpOfPeer(peer);
+  for (std::size_t f = 0; f < forwarded_.size(); ++f) {
+    scratch.forwarded[f].resolved = false;
+    scratch.forwarded[f].client_resolved = false;
+  }
+  // The setting `f` applied to this request: trust, path and method on first use.
+  const auto view_of = [&](std::size_t f) noexcept -> ForwardedView& {
+    ForwardedView& v = scratch.forwarded[f];
+    if (v.resolved) return v;
+    const ForwardedConfig& config = forwarded_[f];
+    v.resolved = true;
+    v.trusted = IsTrusted(config, ip);
+    v.path = request.path;
+    v.method = request.method;
+    const HttpHeader* uri = config.uri.empty() ? nullptr : FindLastHeader(request, config.uri);
+    const HttpHeader* method =
+        config.method.empty() ? nullptr : FindLastHeader(request, config.method);
+    if (v.trusted) {
+      if (uri != nullptr) v.path = PathOfTarget(uri->value);
+      if (method != nullptr) v.method = method->value;
+    } else if (uri != nullptr || method != nullptr ||
+               (!config.client_ip.empty() &&
+                FindLastHeader(request, config.client_ip) != nullptr)) {
+      outcome.forwarded_untrusted = true;  // ignored, and counted: a proxy missing from trusted?
+    }
+    return v;
+  };
+  // Addresses by reference: the direct path copies nothing.
+  struct IpView {
+    const unsigned char* bytes;
+    std::size_t size;
+  };
+  const IpView peer_ip{ip.bytes, ip.size};
+  // The address the ip parts of a policy under setting `f` use (size 0: missing).
+  const auto client_of = [&](std::size_t f) noexcept -> IpView {
+    ForwardedView& v = view_of(f);
+    if (!v.client_resolved) {
+      v.client_resolved = true;
+      IpBytes client = ip;
+      if (v.trusted && !forwarded_[f].client_ip.empty()) {
+        const ForwardedMissing why = ClientFromHeader(forwarded_[f], request, client);
+        if (why != ForwardedMissing::kNone) {
+          client.size = 0;
+          if (outcome.forwarded_missing == ForwardedMissing::kNone) {
+            outcome.forwarded_missing = why;
+          }
+        }
+      }
+      std::memcpy(v.client, client.bytes, kMaxIpBytes);
+      v.client_size = static_cast<std::uint8_t>(client.size);
+    }
+    return IpView{v.client, v.client_size};
+  };
   char* const buffer = scratch.buffer.data();
   const std::size_t capacity = scratch.buffer.size();
   std::size_t used = 0;
@@ -274,18 +337,32 @@ void PolicySet::Evaluate(const HttpRequest& request, const sockaddr* peer,
 
   for (std::size_t i = 0; i < count; ++i) {
     const ServerPolicy& p = policies_[i];
-    if (!Matches(p.match, request)) continue;
+    const int fwd = policy_forwarded_[i];
+    std::string_view path = request.path;
+    std::string_view method = request.method;
+    if (fwd >= 0) {
+      const ForwardedView& v = view_of(static_cast<std::size_t>(fwd));
+      path = v.path;
+      method = v.method;
+    }
+    if (!Matches(p.match, method, path)) continue;
     const bool shadow = p.mode == PolicyMode::kShadow;
     KeyWriter key(buffer + used, capacity - used);
     bool absent = false;
     for (const KeyPart& part : p.key) {
       switch (part.kind) {
         case KeyPartKind::kIp:
-          key.Part(kKindIp, ip.bytes, ip.size);
+        case KeyPartKind::kIp64: {
+          const IpView client = fwd >= 0 ? client_of(static_cast<std::size_t>(fwd)) : peer_ip;
+          if (fwd >= 0 && client.size == 0 && ip.size != 0) {
+            absent = true;  // a trusted peer did not say who the client is
+          } else if (part.kind == KeyPartKind::kIp) {
+            key.Part(kKindIp, client.bytes, client.size);
+          } else {
+            key.Part(kKindIp64, client.bytes, client.size == kMaxIpBytes ? 8 : client.size);
+          }
           break;
-        case KeyPartKind::kIp64:
-          key.Part(kKindIp64, ip.bytes, ip.size == kMaxIpBytes ? 8 : ip.size);
-          break;
+        }
         case KeyPartKind::kHeader: {
           const HttpHeader* h = request.Find(part.header);
           if (h == nullptr || h->value.empty()) {
@@ -296,10 +373,10 @@ void PolicySet::Evaluate(const HttpRequest& request, const sockaddr* peer,
           break;
         }
         case KeyPartKind::kPath:
-          key.Part(kKindPath, request.path);
+          key.Part(kKindPath, path);
           break;
         case KeyPartKind::kMethod:
-          key.Part(kKindMethod, request.method);
+          key.Part(kKindMethod, method);
           break;
       }
       if (absent) break;
@@ -309,8 +386,11 @@ void PolicySet::Evaluate(const HttpRequest& request, const sockaddr* peer,
     if (absent) {
       if (p.when_missing == WhenMissing::kSkip) continue;
       if (p.when_missing == WhenMissing::kIp) {
+        // The client's address when a trusted proxy named one, else the peer's.
+        IpView fallback = fwd >= 0 ? client_of(static_cast<std::size_t>(fwd)) : peer_ip;
+        if (fallback.size == 0) fallback = peer_ip;
         key.Reset();
-        key.Part(kKindFallbackIp, ip.bytes, ip.size);
+        key.Part(kKindFallbackIp, fallback.bytes, fallback.size);
         if (key.overflow()) continue;
       } else {  // kDeny: decided here, without the table.
         outcome.matched = true;

@@ -171,6 +171,10 @@ void Shard::Loop::Answer(Connection& c, std::uint32_t slot) {
   } else {
     m.requests_denied.Add();
   }
+  if (outcome_.forwarded_untrusted) m.forwarded_untrusted.Add();
+  if (outcome_.forwarded_missing != ForwardedMissing::kNone) {
+    m.forwarded_missing[static_cast<std::size_t>(outcome_.forwarded_missing)].Add();
+  }
   for (std::size_t i = 0; i < outcome_.result_count; ++i) {
     const EvalOutcome::PolicyResult& pr = outcome_.results[i];
     PolicyMetrics& pm = rt.metrics(shard_.options_.index, pr.policy);

@@ -41,6 +41,40 @@ struct KeyPart {
   friend bool operator==(const KeyPart&, const KeyPart&) = default;
 };
 
+// An address or CIDR prefix of `forwarded: trusted`. IPv4 is kept as 4 bytes; an IPv4-mapped
+// IPv6 prefix of length 96 or more ("::ffff:10.0.0.0/104") is stored as the IPv4 prefix it
+// means, since peers are compared in the same normal form (IPv4-mapped peers count as IPv4).
+struct IpPrefix {
+  unsigned char bytes[16] = {};
+  std::uint8_t size = 4;     // 4 (IPv4) or 16 (IPv6): bytes in use
+  std::uint8_t length = 32;  // prefix bits, 0..8*size
+  // "10.0.0.1", "10.0.0.0/8", "::1", "2001:db8::/32". Host bits set after the prefix
+  // ("10.0.0.1/8") are an error: the intended network is ambiguous.
+  static absl::StatusOr<IpPrefix> Parse(std::string_view text);
+  // Canonical text (inet_ntop); the "/N" only when N is not the full length.
+  std::string ToString() const;
+  // `ip` is `ip_size` bytes (4: IPv4, 16: IPv6). IPv4 matches only IPv4 prefixes.
+  [[nodiscard]] bool Contains(const unsigned char* ip, std::size_t ip_size) const noexcept;
+  friend bool operator==(const IpPrefix&, const IpPrefix&) = default;
+};
+
+inline constexpr std::size_t kMaxTrustedPrefixes = 256;
+inline constexpr std::uint32_t kMaxForwardedHops = 64;
+
+// `forwarded:` (top level, or per policy): which peers may tell us the client address and the
+// original request target and method in headers (a proxy's auth subrequest).
+struct ForwardedConfig {
+  std::vector<IpPrefix> trusted;  // at least one
+  std::string client_ip;          // header name, lower-cased; empty: the ip is the peer's
+  std::uint32_t hops = 1;         // the client is the hops-th entry from the right
+  std::string uri;                // header with the original target; empty: the request line's
+  std::string method;             // header with the original method; empty: the request line's
+  friend bool operator==(const ForwardedConfig&, const ForwardedConfig&) = default;
+};
+
+// A policy's `forwarded:`: absent (the listener's, if any), `off`, or its own mapping.
+enum class ForwardedMode : std::uint8_t { kInherit, kOff, kOwn };
+
 enum class WhenMissing : std::uint8_t { kSkip, kDeny, kIp };
 enum class PolicyMode : std::uint8_t { kEnforce, kShadow };
 
@@ -58,7 +92,9 @@ struct ServerPolicy {
   Rate rate;
   std::uint64_t burst = 1;
   PolicyMode mode = PolicyMode::kEnforce;
-  int line = 0;  // where it was defined (0: not from a file)
+  ForwardedMode forwarded_mode = ForwardedMode::kInherit;
+  ForwardedConfig forwarded;  // kOwn only (default-constructed otherwise)
+  int line = 0;               // where it was defined (0: not from a file)
   friend bool operator==(const ServerPolicy&, const ServerPolicy&) = default;
 };
 
@@ -102,7 +138,8 @@ struct ServerConfig {
   bool legacy_headers = false;
   ServerLimits limits;
   LogConfig log;
-  std::vector<ServerPolicy> policies;  // 1..kMaxPolicies, unique names
+  std::optional<ForwardedConfig> forwarded;  // the listener's; policies may override
+  std::vector<ServerPolicy> policies;        // 1..kMaxPolicies, unique names
   std::string source = "<embedded default>";
   friend bool operator==(const ServerConfig&, const ServerConfig&) = default;
 };

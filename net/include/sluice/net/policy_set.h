@@ -20,6 +20,16 @@
 
 namespace sluice::net {
 
+// Why a trusted peer's request had no usable client address (`forwarded: client_ip`), for the
+// metrics. Only counted when a policy needed the address (an ip part, or when_missing: ip).
+enum class ForwardedMissing : std::uint8_t {
+  kNone,
+  kAbsent,      // no such header, or only empty values
+  kTooFewHops,  // fewer than `hops` entries
+  kInvalid,     // the chosen entry is not an IP address (a port, a name, "unknown", ...)
+};
+inline constexpr std::size_t kForwardedMissingKinds = 4;
+
 // What one request got.
 struct EvalOutcome {
   bool matched = false;  // at least one policy applied; otherwise answer 200 without headers
@@ -39,6 +49,22 @@ struct EvalOutcome {
   };
   std::size_t result_count = 0;
   PolicyResult results[kMaxPolicies];
+  // Forwarded headers (`forwarded:`): an untrusted peer sent one of the configured headers
+  // (client_ip, uri or method), which were ignored; and the first reason a trusted peer's
+  // client address was missing (kNone: it was not, or nothing needed it).
+  bool forwarded_untrusted = false;
+  ForwardedMissing forwarded_missing = ForwardedMissing::kNone;
+};
+
+// One `forwarded:` setting applied to the current request (working memory of Evaluate()).
+struct ForwardedView {
+  bool resolved = false;         // trusted, path and method are set
+  bool client_resolved = false;  // client and client_size are set
+  bool trusted = false;          // the peer is in the setting's trusted list
+  std::string_view path;         // for the path key and match.path_prefix
+  std::string_view method;       // for the method key and match.method
+  unsigned char client[16] = {};
+  std::uint8_t client_size = 0;  // 4, 16, or 0: missing
 };
 
 // Scratch memory for one Evaluate() at a time, owned by the caller (one per shard): no
@@ -58,6 +84,7 @@ struct KeyScratch {
   PolicyCheck checks[kMaxPolicies];
   Decision decisions[kMaxPolicies];
   EvalOutcome::PolicyResult missing[kMaxPolicies];
+  ForwardedView forwarded[kMaxPolicies + 1];  // per distinct `forwarded:` setting
 };
 
 // Renders a key of Evaluate() for logs, e.g. "ip=10.0.0.1 header=abc path=/x", truncated to
@@ -79,6 +106,16 @@ class PolicySet {
   // what happens (skip: the policy does not apply; deny: the request is denied with
   // Decision::kNever, no Retry-After, results[].missing_key set; ip: the key is the peer ip).
   // An enforcing denial (CheckAll, or when_missing: deny) consumes nothing in other policies.
+  //
+  // Forwarded headers: a policy under a `forwarded:` setting (its own, else the listener's)
+  // whose peer falls in `trusted` takes its path and method (keys and match) from the `uri`
+  // and `method` headers when present (the last such line; the uri's path is the part before
+  // '?' or '#'), and its ip and ip/64 parts from the `client_ip` header: all lines with that
+  // name form one comma-separated list in order, empty elements ignored, and the client is
+  // the hops-th element from the right. An absent header, a shorter list or an element that
+  // is not an address (optionally a bracketed IPv6, no port) makes the ip part missing
+  // (when_missing decides; its `ip` then means the peer address). when_missing: ip for other
+  // missing parts uses the client address when there is one. Untrusted peers: headers ignored.
   // `results` are in policy order. `reported` is -1 when no policy was decided by the table
   // (only shadow when_missing: deny fired): answer 200 without rate-limit headers then.
   void Evaluate(const HttpRequest& request, const sockaddr* peer, std::chrono::nanoseconds now,
@@ -92,11 +129,14 @@ class PolicySet {
   [[nodiscard]] std::size_t scratch_bytes() const noexcept { return scratch_bytes_; }
 
  private:
-  PolicySet(std::vector<ServerPolicy> policies, std::unique_ptr<Limiter> limiter,
-            std::size_t scratch_bytes);
+  PolicySet(const ServerConfig& config, std::unique_ptr<Limiter> limiter);
   std::vector<ServerPolicy> policies_;
   std::unique_ptr<Limiter> limiter_;
   std::size_t scratch_bytes_;
+  // The distinct `forwarded:` settings in force, and per policy the index of its own (-1: the
+  // policy reads the connection and the request line).
+  std::vector<ForwardedConfig> forwarded_;
+  std::vector<int> policy_forwarded_;
 };
 
 }  // namespace sluice::net
