@@ -7,29 +7,22 @@
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <signal.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
-#include <array>
 #include <chrono>
 #include <cstdint>
-#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
-#include <fstream>
 #include <memory>
 #include <optional>
-#include <sstream>
 #include <string>
-#include <vector>
 
 #include "harness.h"
+#include "nginx_process.h"
 
-#ifndef SLUICE_NGINX_EXAMPLES
-#error "SLUICE_NGINX_EXAMPLES must name examples/nginx"
+#ifndef SLUICE_EXAMPLES_DIR
+#error "SLUICE_EXAMPLES_DIR must name the examples/ folder"
 #endif
 
 namespace sluice::e2e {
@@ -38,75 +31,7 @@ namespace {
 using namespace std::chrono_literals;
 namespace fs = std::filesystem;
 
-const fs::path kExamples = SLUICE_NGINX_EXAMPLES;
-
-std::string ReadFile(const fs::path& path) {
-  std::ifstream in(path);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
-void WriteFile(const fs::path& path, const std::string& text) { std::ofstream(path) << text; }
-
-// Replaces every `from` in `text`; false when there is none (the example changed under us).
-bool ReplaceAll(std::string& text, const std::string& from, const std::string& to) {
-  bool found = false;
-  for (std::size_t at = text.find(from); at != std::string::npos; at = text.find(from, at)) {
-    text.replace(at, from.size(), to);
-    at += to.size();
-    found = true;
-  }
-  return found;
-}
-
-// Output (stdout and stderr) of a command run through the shell, and its exit status.
-std::pair<int, std::string> RunShell(const std::string& command) {
-  std::string out;
-  FILE* pipe = ::popen((command + " 2>&1").c_str(), "r");
-  if (pipe == nullptr) return {-1, out};
-  std::array<char, 4096> buf{};
-  for (std::size_t n; (n = std::fread(buf.data(), 1, buf.size(), pipe)) > 0;)
-    out.append(buf.data(), n);
-  const int status = ::pclose(pipe);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
-}
-
-// The nginx binary, if it is installed and has auth_request; otherwise why not.
-struct NginxBinary {
-  std::string path;
-  std::string missing;  // non-empty: the reason to skip
-};
-
-NginxBinary FindNginx() {
-  for (const char* candidate : {"/usr/sbin/nginx", "/usr/local/sbin/nginx", "/usr/bin/nginx"}) {
-    if (::access(candidate, X_OK) != 0) continue;
-    const auto [status, version] = RunShell(std::string(candidate) + " -V");
-    if (status != 0) return {"", std::string(candidate) + " -V failed: " + version};
-    if (version.find("http_auth_request_module") == std::string::npos) {
-      return {"", std::string(candidate) + " lacks ngx_http_auth_request_module"};
-    }
-    return {candidate, ""};
-  }
-  return {"", "nginx is not installed (tools/install-deps.sh installs it)"};
-}
-
-// A loopback port nobody listens on right now (nginx cannot bind port 0 and say which it got;
-// a lost race shows as "Address already in use" and the caller retries).
-std::uint16_t FreePort() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof a;
-  std::uint16_t port = 0;
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0 &&
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0) {
-    port = ntohs(a.sin_port);
-  }
-  ::close(fd);
-  return port;
-}
+const fs::path kExamples = fs::path(SLUICE_EXAMPLES_DIR) / "nginx";
 
 // One request on a fresh connection from `source` (a 127/8 address; empty: 127.0.0.1).
 std::optional<Response> Fetch(std::uint16_t port, const std::string& raw,
@@ -114,11 +39,6 @@ std::optional<Response> Fetch(std::uint16_t port, const std::string& raw,
   Client c(port, 5s, Family::kV4, source);
   if (!c.connected() || !c.Send(raw)) return std::nullopt;
   return c.Read();
-}
-
-bool Accepts(std::uint16_t port) {
-  Client c(port, 1s);
-  return c.connected();
 }
 
 // A listener that completes TCP handshakes (the kernel's backlog) but never answers: a sluiced
@@ -146,65 +66,6 @@ class BlackHole {
   std::uint16_t port_ = 0;
 };
 
-// nginx in the foreground, single process (`master_process off`: no worker can outlive a
-// SIGKILL of the one pid we hold), with its pid, logs and temp files in `dir`. It dies with
-// the test process (PR_SET_PDEATHSIG) even if the test crashes.
-class NginxProcess {
- public:
-  NginxProcess(const std::string& binary, const fs::path& dir, std::uint16_t port) : dir_(dir) {
-    const std::string globals = "daemon off; master_process off; pid " +
-                                (dir / "nginx.pid").string() + "; error_log " +
-                                (dir / "error.log").string() + " info;";
-    std::vector<std::string> args = {
-        binary, "-p", dir.string() + "/", "-c", (dir / "nginx.conf").string(), "-g", globals};
-    const std::string out = (dir / "stderr.log").string();
-    pid_ = ::fork();
-    if (pid_ == 0) {
-      ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-      if (::getppid() == 1) _exit(125);  // the test already died
-      std::FILE* f = std::freopen(out.c_str(), "w", stderr);
-      if (f == nullptr) _exit(126);
-      ::dup2(STDERR_FILENO, STDOUT_FILENO);
-      std::vector<char*> argv;
-      for (auto& a : args) argv.push_back(a.data());
-      argv.push_back(nullptr);
-      ::execv(argv[0], argv.data());
-      _exit(127);
-    }
-    if (pid_ < 0) return;
-    ready_ = PollUntil([&] { return !Running() || Accepts(port); }, 10s) && Running();
-  }
-
-  ~NginxProcess() {
-    if (Running()) {
-      ::kill(pid_, SIGTERM);  // fast shutdown
-      if (!PollUntil([&] { return !Running(); }, 5s)) {
-        ::kill(pid_, SIGKILL);
-        int status = 0;
-        ::waitpid(pid_, &status, 0);
-      }
-    }
-  }
-  NginxProcess(const NginxProcess&) = delete;
-  NginxProcess& operator=(const NginxProcess&) = delete;
-
-  bool ready() const { return ready_; }
-  std::string Log() const { return ReadFile(dir_ / "stderr.log") + ReadFile(dir_ / "error.log"); }
-
- private:
-  bool Running() {
-    if (pid_ <= 0 || exited_) return false;
-    int status = 0;
-    if (::waitpid(pid_, &status, WNOHANG) == pid_) exited_ = true;
-    return !exited_;
-  }
-
-  fs::path dir_;
-  pid_t pid_ = -1;
-  bool exited_ = false;
-  bool ready_ = false;
-};
-
 // The nginx in front: the shipped snippets, copied into a temp dir with sluice.conf's upstream
 // pointed at `sluiced`, and a top-level nginx.conf of the test's own (temp paths in the dir, an
 // upstream app, the protected locations).
@@ -230,8 +91,8 @@ class Front {
     }
     // A lost race for a port makes nginx exit ("Address already in use"): try other ports.
     for (int attempt = 0; attempt < 5 && port_ == 0; ++attempt) {
-      const std::uint16_t port = FreePort();
-      const std::uint16_t app = FreePort();
+      const std::uint16_t port = FreeLoopbackPort();
+      const std::uint16_t app = FreeLoopbackPort();
       WriteFile(dir_ / "nginx.conf", Conf(port, app));
       process_ = std::make_unique<NginxProcess>(binary, dir_, port);
       if (process_->ready()) {
@@ -577,7 +438,7 @@ TEST_F(NginxAuthRequest, SluicedHangingFailsOpenOrClosedAfterTheReadTimeout) {
   EXPECT_EQ(closed->status, 503) << front.Log();
 }
 
-TEST(NginxExamples, TheStandaloneConfigPassesNginxT) {
+TEST(ProxyExamples, TheStandaloneNginxConfigPassesNginxT) {
   const NginxBinary nginx = FindNginx();
   if (!nginx.missing.empty()) GTEST_SKIP() << nginx.missing;
   std::string tmpl = (fs::temp_directory_path() / "sluice-nginx-t-XXXXXX").string();
@@ -606,10 +467,15 @@ TEST(NginxExamples, TheStandaloneConfigPassesNginxT) {
   fs::remove_all(dir, ec);
 }
 
-TEST(NginxExamples, TheSluicedConfigIsValid) {
-  const auto [status, out] = RunShell(std::string(SLUICED_PATH) + " --check-config " +
-                                      (kExamples / "sluiced.yaml").string());
-  EXPECT_EQ(status, 0) << out;
+// The sluiced configs of every proxy example load (Envoy and Traefik are not packaged in
+// Debian 12, so their own configs are not run here).
+TEST(ProxyExamples, EveryExampleSluicedConfigIsValid) {
+  for (const char* proxy : {"nginx", "envoy", "traefik"}) {
+    const fs::path yaml = fs::path(SLUICE_EXAMPLES_DIR) / proxy / "sluiced.yaml";
+    const auto [status, out] =
+        RunShell(std::string(SLUICED_PATH) + " --check-config " + yaml.string());
+    EXPECT_EQ(status, 0) << yaml << "\n" << out;
+  }
 }
 
 }  // namespace
