@@ -89,6 +89,8 @@ class Front {
       }
       WriteFile(dir_ / name, text);
     }
+    fs::create_directories(dir_ / "www" / "static");
+    WriteFile(dir_ / "www" / "static" / "index.html", "static page\n");
     // A lost race for a port makes nginx exit ("Address already in use"): try other ports.
     for (int attempt = 0; attempt < 5 && port_ == 0; ++attempt) {
       const std::uint16_t port = FreeLoopbackPort();
@@ -166,6 +168,16 @@ class Front {
            "      proxy_http_version 1.1;\n"
            "      proxy_set_header Connection \"\";\n"
            "    }\n"
+           // Static files with an index: GET /static/ is redirected internally to
+           // /static/index.html, which runs the access phase (auth_request) again.
+           "    location /static/ {\n"
+           "      auth_request /_sluice;\n"
+           "      include sluice-protect.conf;\n"
+           "      root " +
+           d +
+           "/www;\n"
+           "      index index.html;\n"
+           "    }\n"
            // nginx's own 403 in a protected location (access module), not sluiced's.
            "    location /private/ {\n"
            "      auth_request /_sluice;\n"
@@ -215,6 +227,12 @@ policies:
     when_missing: skip
     rate: 1/m
     burst: 1
+  - name: static
+    match: {path_prefix: /static/}
+    key: header:x-api-key
+    when_missing: skip
+    rate: 1/m
+    burst: 2
   - name: strict
     match: {path_prefix: /strict/}
     key: header:x-api-key
@@ -363,6 +381,26 @@ TEST_F(NginxAuthRequest, PoliciesMatchTheOriginalMethodAndPath) {
   ASSERT_TRUE(get);
   EXPECT_EQ(get->status, 200);
   EXPECT_EQ(get->Header("ratelimit"), "");
+}
+
+TEST_F(NginxAuthRequest, AnInternalRedirectIsCheckedOnce) {
+  // /static/ becomes /static/index.html inside nginx: two passes through auth_request, one
+  // request to count (and the headers of that one answer).
+  for (int i = 0; i < 2; ++i) {
+    auto r = Get("/static/", "x-api-key: grace\r\n");
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 200) << i << front_->Log();
+    EXPECT_EQ(r->body, "static page\n");
+    EXPECT_EQ(r->Header("ratelimit"),
+              "\"static\";r=" + std::to_string(1 - i) + ";t=" + std::to_string(60 * (i + 1)));
+  }
+  auto denied = Get("/static/", "x-api-key: grace\r\n");
+  ASSERT_TRUE(denied);
+  EXPECT_EQ(denied->status, 429);
+  EXPECT_NE(denied->Header("retry-after"), "");
+  const auto metrics = sluiced_->Metrics();
+  ASSERT_TRUE(metrics);
+  EXPECT_EQ(MetricSum(*metrics, "sluice_requests_total"), 3u) << *metrics;
 }
 
 TEST_F(NginxAuthRequest, AnUpstreams403StaysA403) {
