@@ -10,46 +10,19 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "forwarded.h"
 
 namespace sluice::net {
 namespace {
 
 // Key encoding (see KeyScratch): kind byte, 32-bit little-endian length, bytes.
 constexpr std::size_t kPartHeader = 5;
-constexpr std::size_t kMaxIpBytes = 16;
 constexpr char kKindIp = 'i';
 constexpr char kKindIp64 = 'n';
 constexpr char kKindHeader = 'h';
 constexpr char kKindPath = 'p';
 constexpr char kKindMethod = 'm';
 constexpr char kKindFallbackIp = 'F';
-
-struct PeerIp {
-  unsigned char bytes[kMaxIpBytes] = {};
-  std::size_t size = 0;  // 4 (IPv4, also IPv4-mapped IPv6), 16 (IPv6) or 0 (unknown)
-};
-
-PeerIp PeerIpOf(const sockaddr* peer) noexcept {
-  PeerIp ip;
-  if (peer == nullptr) return ip;
-  if (peer->sa_family == AF_INET) {
-    sockaddr_in a;
-    std::memcpy(&a, peer, sizeof(a));
-    std::memcpy(ip.bytes, &a.sin_addr, 4);
-    ip.size = 4;
-  } else if (peer->sa_family == AF_INET6) {
-    sockaddr_in6 a;
-    std::memcpy(&a, peer, sizeof(a));
-    if (IN6_IS_ADDR_V4MAPPED(&a.sin6_addr)) {
-      std::memcpy(ip.bytes, a.sin6_addr.s6_addr + 12, 4);
-      ip.size = 4;
-    } else {
-      std::memcpy(ip.bytes, a.sin6_addr.s6_addr, kMaxIpBytes);
-      ip.size = kMaxIpBytes;
-    }
-  }
-  return ip;
-}
 
 // Appends key parts into caller memory; never writes past `capacity`.
 class KeyWriter {
@@ -88,99 +61,6 @@ class KeyWriter {
 bool Matches(const PolicyMatch& match, std::string_view method, std::string_view path) noexcept {
   if (!match.method.empty() && method != match.method) return false;
   return match.path_prefix.empty() || path.starts_with(match.path_prefix);
-}
-
-// `lower` is already lower-case (config names are).
-bool EqualsLower(std::string_view name, std::string_view lower) noexcept {
-  if (name.size() != lower.size()) return false;
-  for (std::size_t i = 0; i < name.size(); ++i) {
-    char c = name[i];
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-    if (c != lower[i]) return false;
-  }
-  return true;
-}
-
-// The value of the last non-empty header line named `lower`, or nullptr.
-const HttpHeader* FindLast(const HttpRequest& request, std::string_view lower) noexcept {
-  for (std::size_t i = std::min(request.header_count, kMaxHeaders); i-- > 0;) {
-    const HttpHeader& h = request.headers[i];
-    if (!h.value.empty() && EqualsLower(h.name, lower)) return &h;
-  }
-  return nullptr;
-}
-
-std::string_view TrimSpaces(std::string_view s) noexcept {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
-
-// The path of a request target sent in a header: origin-form "/a?q#f" gives "/a",
-// absolute-form "http://h/a?q" gives "/a" ("/" without a path), anything else up to '?' or '#'.
-std::string_view PathOfTarget(std::string_view target) noexcept {
-  const std::size_t scheme = target.find("://");
-  if (scheme != std::string_view::npos && target.find_first_of("/?#") == scheme + 1) {
-    const std::string_view rest = target.substr(scheme + 3);
-    const std::size_t begin = rest.find_first_of("/?#");
-    if (begin == std::string_view::npos || rest[begin] != '/') return "/";
-    target = rest.substr(begin);
-  }
-  return target.substr(0, target.find_first_of("?#"));
-}
-
-// One element of a client-address list: an IPv4 or IPv6 address, IPv6 optionally in brackets;
-// no port, no zone. IPv4-mapped IPv6 becomes IPv4. False when it is none of these.
-bool ParseClientIp(std::string_view text, PeerIp& out) noexcept {
-  bool bracketed = false;
-  if (!text.empty() && text.front() == '[') {
-    if (text.size() < 2 || text.back() != ']') return false;
-    text = text.substr(1, text.size() - 2);
-    bracketed = true;
-  }
-  char z[INET6_ADDRSTRLEN + 1];
-  if (text.empty() || text.size() >= sizeof(z)) return false;
-  std::memcpy(z, text.data(), text.size());
-  z[text.size()] = '\0';
-  if (text.find(':') == std::string_view::npos) {
-    if (bracketed || inet_pton(AF_INET, z, out.bytes) != 1) return false;
-    out.size = 4;
-    return true;
-  }
-  unsigned char v6[kMaxIpBytes];
-  if (inet_pton(AF_INET6, z, v6) != 1) return false;
-  static constexpr unsigned char kMapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
-  if (std::memcmp(v6, kMapped, sizeof(kMapped)) == 0) {
-    std::memcpy(out.bytes, v6 + 12, 4);
-    out.size = 4;
-  } else {
-    std::memcpy(out.bytes, v6, kMaxIpBytes);
-    out.size = kMaxIpBytes;
-  }
-  return true;
-}
-
-// The client address of `f.client_ip` for a trusted peer: the hops-th non-empty element from
-// the right of all its header lines taken as one list in order.
-ForwardedMissing ClientOf(const ForwardedConfig& f, const HttpRequest& request,
-                          PeerIp& out) noexcept {
-  std::uint32_t seen = 0;
-  for (std::size_t i = std::min(request.header_count, kMaxHeaders); i-- > 0;) {
-    const HttpHeader& h = request.headers[i];
-    if (!EqualsLower(h.name, f.client_ip)) continue;
-    std::string_view rest = h.value;
-    while (!rest.empty()) {
-      const std::size_t comma = rest.rfind(',');
-      const std::string_view element =
-          TrimSpaces(comma == std::string_view::npos ? rest : rest.substr(comma + 1));
-      rest = comma == std::string_view::npos ? std::string_view() : rest.substr(0, comma);
-      if (element.empty()) continue;
-      if (++seen == f.hops) {
-        return ParseClientIp(element, out) ? ForwardedMissing::kNone : ForwardedMissing::kInvalid;
-      }
-    }
-  }
-  return seen == 0 ? ForwardedMissing::kAbsent : ForwardedMissing::kTooFewHops;
 }
 
 absl::Status Validate(const ServerConfig& config) {
@@ -377,7 +257,7 @@ void PolicySet::Evaluate(const HttpRequest& request, const sockaddr* peer,
   outcome.forwarded_untrusted = false;
   outcome.forwarded_missing = ForwardedMissing::kNone;
 
-  const PeerIp ip = PeerIpOf(peer);
+  const IpBytes ip = IpOfPeer(peer);
   for (std::size_t f = 0; f < forwarded_.size(); ++f) {
     scratch.forwarded[f].resolved = false;
     scratch.forwarded[f].client_resolved = false;
@@ -388,36 +268,30 @@ void PolicySet::Evaluate(const HttpRequest& request, const sockaddr* peer,
     if (v.resolved) return v;
     const ForwardedConfig& config = forwarded_[f];
     v.resolved = true;
-    v.trusted = false;
-    if (ip.size != 0) {
-      for (const IpPrefix& prefix : config.trusted) {
-        if (prefix.Contains(ip.bytes, ip.size)) {
-          v.trusted = true;
-          break;
-        }
-      }
-    }
+    v.trusted = IsTrusted(config, ip);
     v.path = request.path;
     v.method = request.method;
-    const HttpHeader* uri = config.uri.empty() ? nullptr : FindLast(request, config.uri);
-    const HttpHeader* method = config.method.empty() ? nullptr : FindLast(request, config.method);
+    const HttpHeader* uri = config.uri.empty() ? nullptr : FindLastHeader(request, config.uri);
+    const HttpHeader* method =
+        config.method.empty() ? nullptr : FindLastHeader(request, config.method);
     if (v.trusted) {
       if (uri != nullptr) v.path = PathOfTarget(uri->value);
       if (method != nullptr) v.method = method->value;
     } else if (uri != nullptr || method != nullptr ||
-               (!config.client_ip.empty() && FindLast(request, config.client_ip) != nullptr)) {
+               (!config.client_ip.empty() &&
+                FindLastHeader(request, config.client_ip) != nullptr)) {
       outcome.forwarded_untrusted = true;  // ignored, and counted: a proxy missing from trusted?
     }
     return v;
   };
   // The address the ip parts of a policy under setting `f` use (size 0: missing).
-  const auto client_of = [&](std::size_t f) noexcept -> PeerIp {
+  const auto client_of = [&](std::size_t f) noexcept -> IpBytes {
     ForwardedView& v = view_of(f);
     if (!v.client_resolved) {
       v.client_resolved = true;
-      PeerIp client = ip;
+      IpBytes client = ip;
       if (v.trusted && !forwarded_[f].client_ip.empty()) {
-        const ForwardedMissing why = ClientOf(forwarded_[f], request, client);
+        const ForwardedMissing why = ClientFromHeader(forwarded_[f], request, client);
         if (why != ForwardedMissing::kNone) {
           client.size = 0;
           if (outcome.forwarded_missing == ForwardedMissing::kNone) {
@@ -428,7 +302,7 @@ void PolicySet::Evaluate(const HttpRequest& request, const sockaddr* peer,
       std::memcpy(v.client, client.bytes, kMaxIpBytes);
       v.client_size = static_cast<std::uint8_t>(client.size);
     }
-    PeerIp out;
+    IpBytes out;
     std::memcpy(out.bytes, v.client, kMaxIpBytes);
     out.size = v.client_size;
     return out;
@@ -476,7 +350,7 @@ void PolicySet::Evaluate(const HttpRequest& request, const sockaddr* peer,
       switch (part.kind) {
         case KeyPartKind::kIp:
         case KeyPartKind::kIp64: {
-          const PeerIp client = fwd >= 0 ? client_of(static_cast<std::size_t>(fwd)) : ip;
+          const IpBytes client = fwd >= 0 ? client_of(static_cast<std::size_t>(fwd)) : ip;
           if (fwd >= 0 && client.size == 0 && ip.size != 0) {
             absent = true;  // a trusted peer did not say who the client is
           } else if (part.kind == KeyPartKind::kIp) {
@@ -510,7 +384,7 @@ void PolicySet::Evaluate(const HttpRequest& request, const sockaddr* peer,
       if (p.when_missing == WhenMissing::kSkip) continue;
       if (p.when_missing == WhenMissing::kIp) {
         // The client's address when a trusted proxy named one, else the peer's.
-        PeerIp fallback = fwd >= 0 ? client_of(static_cast<std::size_t>(fwd)) : ip;
+        IpBytes fallback = fwd >= 0 ? client_of(static_cast<std::size_t>(fwd)) : ip;
         if (fallback.size == 0) fallback = ip;
         key.Reset();
         key.Part(kKindFallbackIp, fallback.bytes, fallback.size);

@@ -13,10 +13,10 @@
 
 namespace sluice::net {
 
-absl::StatusOr<std::unique_ptr<Server>> Server::Start(ServerConfig config,
-                                                      std::string config_path) {
+absl::StatusOr<std::unique_ptr<Server>> Server::Start(ServerConfig config, std::string config_path,
+                                                      CliOverrides overrides) {
   auto impl = std::make_unique<Impl>();
-  absl::Status s = impl->Start(std::move(config), std::move(config_path));
+  absl::Status s = impl->Start(std::move(config), std::move(config_path), std::move(overrides));
   if (!s.ok()) return s;  // ~Impl stops whatever had started
   return std::unique_ptr<Server>(new Server(std::move(impl)));
 }
@@ -45,8 +45,10 @@ std::string Server::RingSummary() const {
 
 Server::Impl::~Impl() { Stop(); }
 
-absl::Status Server::Impl::Start(ServerConfig config, std::string config_path) {
+absl::Status Server::Impl::Start(ServerConfig config, std::string config_path,
+                                 CliOverrides overrides) {
   config_path_ = std::move(config_path);
+  overrides_ = std::move(overrides);
   // The CPUs this process may run on (taskset, cgroup cpusets): shards are pinned among
   // those, and "auto" means one shard per such CPU.
   std::vector<int> cpus;
@@ -106,6 +108,11 @@ absl::Status Server::Impl::ReloadFromFile() {
     return absl::FailedPreconditionError("no config file to reload (started without --config)");
   }
   auto config = LoadConfigFile(config_path_);
+  if (config.ok()) {
+    // The command line wins over the file now as at start: without this, a --listen or
+    // --threads differing from the file made every reload "change" it and be refused.
+    if (absl::Status s = ApplyOverrides(overrides_, *config); !s.ok()) config = s;
+  }
   if (!config.ok()) {
     std::lock_guard<std::mutex> lock(control_mu_);
     ++reloads_failed_;

@@ -29,7 +29,7 @@ struct PolicyTotals {
 class Server::Impl {
  public:
   ~Impl();
-  absl::Status Start(ServerConfig config, std::string config_path);
+  absl::Status Start(ServerConfig config, std::string config_path, CliOverrides overrides);
   absl::Status Reload(ServerConfig config);
   absl::Status ReloadFromFile();
   void Stop();
@@ -46,6 +46,7 @@ class Server::Impl {
   std::string AnswerAdmin(std::string_view method, std::string_view path) const;
 
   std::string config_path_;
+  CliOverrides overrides_;  // re-applied over the file at every reload
   std::unique_ptr<DecisionLog> log_;
   // The control plane (reloads, admin requests) takes this lock; the data plane never does.
   mutable std::mutex control_mu_;

@@ -2,6 +2,7 @@
 //   sluiced [--config FILE] [--listen HOST:PORT] [--admin HOST:PORT] [--threads N]
 //           [--rate N/UNIT --burst B --key SPEC]
 //   sluiced --check-config FILE
+//   sluiced --help
 // SIGHUP reloads the config file; SIGTERM or SIGINT stop gracefully (exit 0).
 #include <signal.h>
 
@@ -9,6 +10,7 @@
 #include <iostream>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "absl/flags/flag.h"
@@ -17,18 +19,80 @@
 #include "sluice/net/config.h"
 #include "sluice/net/server.h"
 
-ABSL_FLAG(std::string, config, "", "YAML config file (default: the embedded default)");
+// The help strings are abseil's (--helpfull); --help prints kHelp below, which says more.
+ABSL_FLAG(std::string, config, "",
+          "YAML config file (docs/config.md); empty: the embedded default config");
 ABSL_FLAG(std::string, check_config, "",
-          "(--check-config) validate FILE, print each error with its line, exit");
-ABSL_FLAG(std::optional<std::string>, listen, std::nullopt, "HOST:PORT to serve on");
-ABSL_FLAG(std::optional<std::string>, admin, std::nullopt, "HOST:PORT of the admin listener");
-ABSL_FLAG(std::optional<std::string>, threads, std::nullopt, "shards: N or auto");
-ABSL_FLAG(std::optional<std::string>, rate, std::nullopt, "one policy's rate, N/s|m|h|d");
-ABSL_FLAG(std::optional<std::uint64_t>, burst, std::nullopt, "one policy's burst");
+          "(spelled --check-config) validate FILE, print each error with its line, exit 0 if "
+          "valid, 1 if not; starts nothing");
+ABSL_FLAG(std::optional<std::string>, listen, std::nullopt,
+          "HOST:PORT of the data listener; overrides the config's listen");
+ABSL_FLAG(std::optional<std::string>, admin, std::nullopt,
+          "HOST:PORT of the admin listener (/metrics /healthz /config); overrides admin");
+ABSL_FLAG(std::optional<std::string>, threads, std::nullopt,
+          "shards: N (1..1024) or auto; overrides the config's threads");
+ABSL_FLAG(std::optional<std::string>, rate, std::nullopt,
+          "with --burst and --key: one policy 'cli' replaces the config's; N/s, N/m, N/h or N/d");
+ABSL_FLAG(std::optional<std::uint64_t>, burst, std::nullopt,
+          "with --rate and --key: requests a fresh key may make at once (at least 1)");
 ABSL_FLAG(std::optional<std::string>, key, std::nullopt,
-          "one policy's key: ip, ip/64, header:NAME, path, method (comma-separated list)");
+          "with --rate and --burst: ip, ip/64, header:NAME, path or method, or a "
+          "comma-separated list of these");
 
 namespace {
+
+constexpr std::string_view kUsage =
+    "sluiced: the sluice rate-limiting HTTP/1.1 server\n"
+    "  sluiced [--config FILE] [--listen HOST:PORT] [--admin HOST:PORT] [--threads N|auto]\n"
+    "          [--rate N/UNIT --burst B --key SPEC]\n"
+    "  sluiced --check-config FILE\n"
+    "  sluiced --help";
+
+// --help: every flag with its meaning and default, the signals, where the config keys are.
+// (abseil's own --help lists flags by source file and would exit 1; --helpfull is kept.)
+constexpr std::string_view kHelp = R"(
+Flags (a flag given overrides the config file; --flag=value and --flag value both work):
+  --config FILE        The YAML config file. Default: none, which runs the embedded
+                       default config: listen 127.0.0.1:8080, admin 127.0.0.1:9901,
+                       threads auto, one policy "per-ip" (key ip, rate 10/s, burst 20).
+  --check-config FILE  Validate FILE and exit: prints "FILE: ok" and a summary (exit 0),
+                       or every error with its line (exit 1). Starts nothing; the other
+                       flags are not applied. (--check_config is the same flag.)
+  --listen HOST:PORT   Address of the data listener, replacing the config's `listen`.
+                       HOST is an IP address (IPv6 in brackets: [::]:8080); port 0 picks
+                       a free port. Default: the config's (127.0.0.1:8080 if unset).
+  --admin HOST:PORT    Address of the admin listener (GET /metrics, /healthz, /config;
+                       no authentication: keep it on loopback or a management network),
+                       replacing the config's `admin`. Default: the config's
+                       (127.0.0.1:9901 if unset).
+  --threads N|auto     Shards: one pinned thread with its own io_uring and listener each,
+                       1..1024, or auto (one per CPU this process may run on), replacing
+                       the config's `threads`. Default: the config's (auto if unset).
+  --rate N/UNIT        Rate of a single policy named "cli", UNIT s, m, h or d (100/s).
+  --burst B            Burst of that policy: requests a fresh key may make at once, >= 1.
+  --key SPEC           Key of that policy: ip, ip/64, header:NAME, path or method, or a
+                       comma-separated list of these (ip,path).
+                       --rate, --burst and --key go together, have no default, and
+                       replace all of the config's policies (other settings stay).
+  --help, -h           This text, exit 0. --helpfull: abseil's list of all flags.
+
+Signals:
+  SIGHUP               Reload the config file: policies, responses, forwarded headers,
+                       timeouts and log sampling change in place; unchanged policies keep
+                       their state. A file that is invalid, or that changes what needs a
+                       restart (listen, admin, threads, table, log.denials,
+                       limits.header_bytes/output_bytes/connections_per_shard), is
+                       refused and the running config stays. The flags above apply
+                       over the reloaded file as they did at start. Without --config
+                       there is nothing to reload.
+  SIGTERM, SIGINT      Stop accepting, answer what was received (up to 5 s), exit 0.
+
+Exit status: 0 after SIGTERM/SIGINT or a valid --check-config; 1 an invalid config, a
+server that could not start, or an unknown flag; 2 a bad flag value or a stray argument.
+
+Every config key, with its type, default, unit and reload behaviour: docs/config.md in
+the sluice sources. Example: config/example.yaml.
+)";
 
 int CheckConfig(const std::string& path) {
   auto config = sluice::net::LoadConfigFile(path);
@@ -43,13 +107,16 @@ int CheckConfig(const std::string& path) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  absl::SetProgramUsageMessage(
-      "rate-limiting HTTP/1.1 edge server\n"
-      "  sluiced [--config FILE] [--listen HOST:PORT] [--admin HOST:PORT] [--threads N]\n"
-      "          [--rate N/UNIT --burst B --key SPEC]\n"
-      "  sluiced --check-config FILE");
-  // DESIGN.md spells it --check-config; abseil flag names cannot hold '-'.
+  absl::SetProgramUsageMessage(absl::string_view(kUsage.data(), kUsage.size()));
   std::vector<std::string> args(argv, argv + argc);
+  for (std::size_t i = 1; i < args.size(); ++i) {
+    if (args[i] == "--") break;  // what follows is not a flag
+    if (args[i] == "--help" || args[i] == "-help" || args[i] == "-h") {
+      std::cout << kUsage << "\n" << kHelp << std::flush;
+      return 0;
+    }
+  }
+  // DESIGN.md spells it --check-config; abseil flag names cannot hold '-'.
   for (std::string& a : args) {
     if (a.rfind("--check-config", 0) == 0) a.replace(0, 14, "--check_config");
   }
@@ -97,7 +164,7 @@ int main(int argc, char** argv) {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
 
-  auto server = sluice::net::Server::Start(config, path);
+  auto server = sluice::net::Server::Start(config, path, overrides);
   if (!server.ok()) {
     std::cerr << "sluiced: " << server.status().message() << "\n";
     return 1;

@@ -17,9 +17,11 @@ class Server {
  public:
   // Builds the policies and table, binds the listeners (port 0: any free port), starts one
   // shard per thread and the admin listener. `config_path` (may be empty) is what a reload
-  // reads. Nothing is left running when this fails.
-  static absl::StatusOr<std::unique_ptr<Server>> Start(ServerConfig config,
-                                                       std::string config_path);
+  // reads; `overrides` (the command line's) are applied over every reloaded file as they were
+  // over the first, so a flag keeps its effect across SIGHUP. Nothing is left running when
+  // this fails.
+  static absl::StatusOr<std::unique_ptr<Server>> Start(ServerConfig config, std::string config_path,
+                                                       CliOverrides overrides = {});
   ~Server();  // Stop()
 
   [[nodiscard]] std::uint16_t port() const noexcept;
