@@ -10,13 +10,14 @@ packages=(
   clang clang-format libclang-rt-14-dev
   gnuplot-nox
   curl
+  nginx
 )
 # promtool (in Debian's prometheus package) lints /metrics in the e2e tests; CI asks for it.
 if [[ "${SLUICE_WITH_PROMTOOL:-0}" == 1 ]]; then
   packages+=(prometheus)
 fi
 if [[ "${SLUICE_WITH_PEERS:-0}" == 1 ]]; then
-  packages+=(wrk nginx haproxy)
+  packages+=(wrk haproxy)
 fi
 
 missing=()
@@ -35,5 +36,33 @@ if [[ $(id -u) -ne 0 ]]; then
   sudo_cmd=(sudo)
 fi
 export DEBIAN_FRONTEND=noninteractive
+
+# nginx is here for the e2e test through nginx auth_request (tests/e2e/e2e_nginx_test.cc), which
+# starts its own instance on loopback. Debian's postinst would start the packaged service on
+# port 80: `invoke-rc.d nginx start` (the init script, where systemd is not running, as in a
+# container) or `deb-systemd-invoke start nginx.service`. Both ask /usr/sbin/policy-rc.d
+# first; while the packages install, one that answers 101 ("action forbidden") keeps the
+# service down. An existing policy-rc.d (Docker images ship one) is left as it is.
+policy_rc=/usr/sbin/policy-rc.d
+own_policy_rc=0
+remove_policy_rc() {
+  if [[ $own_policy_rc == 1 ]]; then
+    "${sudo_cmd[@]}" rm -f "$policy_rc"
+  fi
+}
+trap remove_policy_rc EXIT
+if [[ ! -e $policy_rc ]]; then
+  own_policy_rc=1
+  printf '#!/bin/sh\n# tools/install-deps.sh: no service starts while sluice installs packages\nexit 101\n' |
+    "${sudo_cmd[@]}" tee "$policy_rc" >/dev/null
+  "${sudo_cmd[@]}" chmod 755 "$policy_rc"
+fi
+
 "${sudo_cmd[@]}" apt-get update -qq
 "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
+
+# Under systemd the unit was also enabled for the next boot: nginx came for the tests, so leave
+# it disabled (only when this run installed it).
+if [[ " ${missing[*]} " == *" nginx "* && -d /run/systemd/system ]]; then
+  "${sudo_cmd[@]}" systemctl disable --quiet nginx.service || true
+fi

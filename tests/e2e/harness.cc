@@ -182,7 +182,8 @@ std::optional<std::string> Sluiced::Metrics() const {
   return r->body;
 }
 
-Client::Client(std::uint16_t port, std::chrono::milliseconds timeout, Family family) {
+Client::Client(std::uint16_t port, std::chrono::milliseconds timeout, Family family,
+               const std::string& source) {
   sockaddr_storage storage{};
   socklen_t len = 0;
   if (family == Family::kV6) {
@@ -205,6 +206,16 @@ Client::Client(std::uint16_t port, std::chrono::milliseconds timeout, Family fam
   tv.tv_usec = static_cast<suseconds_t>((timeout.count() % 1000) * 1000);
   setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
   setsockopt(fd_, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+  if (!source.empty()) {
+    sockaddr_in local{};
+    local.sin_family = AF_INET;
+    if (family != Family::kV4 || inet_pton(AF_INET, source.c_str(), &local.sin_addr) != 1 ||
+        ::bind(fd_, reinterpret_cast<sockaddr*>(&local), sizeof local) != 0) {
+      ::close(fd_);
+      fd_ = -1;
+      return;
+    }
+  }
   if (::connect(fd_, reinterpret_cast<sockaddr*>(&storage), len) != 0) {
     ::close(fd_);
     fd_ = -1;

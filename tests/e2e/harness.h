@@ -78,11 +78,12 @@ class Sluiced {
 
 enum class Family { kV4, kV6 };  // connect to 127.0.0.1 or to ::1
 
-// A blocking loopback client connection with receive timeouts.
+// A blocking loopback client connection with receive timeouts. `source` (IPv4 only, e.g.
+// "127.0.0.2": all of 127/8 is loopback on Linux) binds the client's own address first.
 class Client {
  public:
   explicit Client(std::uint16_t port, std::chrono::milliseconds timeout = std::chrono::seconds(5),
-                  Family family = Family::kV4);
+                  Family family = Family::kV4, const std::string& source = "");
   ~Client();
   bool connected() const { return fd_ >= 0; }
   int fd() const { return fd_; }

@@ -1,0 +1,63 @@
+// Runs Debian's nginx by hand for end-to-end tests: in the foreground, in a temp dir, on
+// loopback ports the test picks, never through systemd.
+#ifndef SLUICE_TESTS_E2E_NGINX_PROCESS_H_
+#define SLUICE_TESTS_E2E_NGINX_PROCESS_H_
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <utility>
+
+namespace sluice::e2e {
+
+// The nginx binary, if it is installed and built with ngx_http_auth_request_module.
+struct NginxBinary {
+  std::string path;
+  std::string missing;  // non-empty: why there is none (the reason a test skips)
+};
+NginxBinary FindNginx();
+
+// nginx -p DIR/ -c DIR/nginx.conf, single process (`master_process off`: no worker can outlive
+// a SIGKILL of the one pid held here), with its pid file and error log in DIR. It dies with the
+// test process (PR_SET_PDEATHSIG) even if the test crashes. The config must put every other
+// path (temp dirs, access log) in DIR too.
+class NginxProcess {
+ public:
+  // Starts nginx and waits until it accepts on `port` (or exits). ready() tells which.
+  NginxProcess(const std::string& binary, const std::filesystem::path& dir, std::uint16_t port);
+  ~NginxProcess();  // SIGTERM (fast shutdown), SIGKILL after 5 s
+  NginxProcess(const NginxProcess&) = delete;
+  NginxProcess& operator=(const NginxProcess&) = delete;
+
+  bool ready() const { return ready_; }
+  // What nginx printed, then its error log.
+  std::string Log() const;
+
+ private:
+  bool Running();
+
+  std::filesystem::path dir_;
+  pid_t pid_ = -1;
+  bool exited_ = false;
+  bool ready_ = false;
+};
+
+// A loopback port nobody listens on right now. nginx cannot bind port 0 and say which port it
+// got, so a test picks one; a lost race shows as "Address already in use" in Log() and the
+// caller retries with another.
+std::uint16_t FreeLoopbackPort();
+
+// Small file and process helpers for such tests.
+std::string ReadFile(const std::filesystem::path& path);
+void WriteFile(const std::filesystem::path& path, const std::string& text);
+// Replaces every `from` in `text`; false when there is none.
+bool ReplaceAll(std::string& text, const std::string& from, const std::string& to);
+// Runs `command` through /bin/sh; returns its exit status (-1: did not exit) and its output
+// (stdout and stderr).
+std::pair<int, std::string> RunShell(const std::string& command);
+
+}  // namespace sluice::e2e
+
+#endif  // SLUICE_TESTS_E2E_NGINX_PROCESS_H_
