@@ -3,12 +3,13 @@
 #   make test    build and run the whole test suite
 #   make bench   build and run sluice-bench
 #   make fuzz    build the libFuzzer targets (preset fuzz) and run each for FUZZ_SECONDS
+#   make adversarial  build and run the adversarial suite's full form (tests/adversarial)
 # PRESET=release|debug|asan|tsan selects the build (default release).
 PRESET ?= release
 JOBS ?= $(shell nproc)
 BUILD := build/$(PRESET)
 
-.PHONY: all deps configure build test run sim bench fuzz format format-check clean
+.PHONY: all deps configure build test run sim bench fuzz adversarial format format-check clean
 
 all: build
 
@@ -35,6 +36,13 @@ sim: build
 
 bench: build
 	@$(BUILD)/bench/sluice-bench $(BENCH_ARGS)
+
+# The adversarial suite at full size (SECURITY.md): hostile clients against the real sluiced on
+# loopback, a million-key flood, 50k connections of churn, valgrind. Run directly rather than
+# through ctest, whose per-test timeout is set for the short form that `make test` runs.
+adversarial: configure
+	@cmake --build $(BUILD) -j$(JOBS) --target sluiced adversarial_tests
+	@SLUICE_ADVERSARIAL=full $(BUILD)/tests/adversarial/adversarial_tests $(ADVERSARIAL_ARGS)
 
 # Each target starts from its seed corpus (fuzz/corpus/<target>, read only) and writes what it
 # finds to a scratch dir, never into the repository; crash-* files land there too.

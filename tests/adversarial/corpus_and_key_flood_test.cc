@@ -289,7 +289,7 @@ TEST(AdversarialCorpusTest, TheCorpusAsLoadFromManyConnections) {
 // (TAT = t + 1h, t within minutes of t0), so in any bucket the victim's TAT is the largest and
 // it is never the one evicted. The flood does evict (the table is far too small), which the
 // counter shows, and every flood key, being new, is admitted.
-TEST(AdversarialKeyFloodTest, KeyFloodDoesNotResetALimitedKeyNorGrowMemory) {
+TEST(AdversarialKeyFloodTest, KeyFloodDoesNotResetALimitedKey) {
   Sluiced server(
       "listen: 127.0.0.1:0\nadmin: 127.0.0.1:0\nthreads: 1\n"
       "table: {capacity: 65536, when_full: evict}\n"
