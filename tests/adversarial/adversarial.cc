@@ -47,8 +47,11 @@ long RaiseFdLimit(long n) {
   return static_cast<long>(l.rlim_cur);
 }
 
-Scenario::Scenario(Sluiced& server, std::string name)
-    : server_(server), name_(std::move(name)), start_(std::chrono::steady_clock::now()) {}
+Scenario::Scenario(Sluiced& server, std::string name, int warm_connections)
+    : server_(server),
+      name_(std::move(name)),
+      warm_connections_(warm_connections),
+      start_(std::chrono::steady_clock::now()) {}
 
 void Scenario::Begin() {
   Client c(server_.port());
@@ -65,7 +68,7 @@ void Scenario::Begin() {
   // scenario adds is measured, not the server's first connections.
   {
     std::vector<std::unique_ptr<Client>> warm;
-    for (int i = 0; i < 32; ++i) {
+    for (int i = 0; i < warm_connections_; ++i) {
       warm.push_back(std::make_unique<Client>(server_.port()));
       ASSERT_TRUE(warm.back()->Send(Request("/warm")));
     }

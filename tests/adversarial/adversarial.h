@@ -37,9 +37,10 @@ bool CheckRss();
 
 class Scenario {
  public:
-  // Limits the victim (2 admitted, the third denied: asserted by Begin) and takes the
-  // baseline. `name` labels the numbers printed at the end.
-  Scenario(Sluiced& server, std::string name);
+  // Limits the victim (2 admitted, the third denied: asserted by Begin), warms the server up
+  // with `warm_connections` concurrent connections, and takes the baseline. `name` labels the
+  // numbers printed at the end.
+  Scenario(Sluiced& server, std::string name, int warm_connections = 32);
   // Call first in the test body; ASSERT_* inside, so check HasFatalFailure() after it.
   void Begin();
   // After the scenario: polls until open descriptors are back within `fd_slack` of the
@@ -54,6 +55,7 @@ class Scenario {
  private:
   Sluiced& server_;
   std::string name_;
+  int warm_connections_;
   long rss_before_ = 0;
   long fds_before_ = 0;
   std::chrono::steady_clock::time_point start_;

@@ -144,7 +144,10 @@ TEST(AdversarialChurnTest, MixedClosesResetsAndHalfClosesLeaveNothingBehind) {
                 ++answered;
               } else {
                 ++failed;
-                ADD_FAILURE() << "no answer (clean), connection " << i << " errno " << errno;
+                const int error = errno;
+                const auto rest = c.ReadToEof();
+                ADD_FAILURE() << "no answer (clean), connection " << i << " errno " << error
+                              << ", then got [" << rest.value_or("<timeout>") << "]";
               }
               c.Close();
               break;
@@ -164,8 +167,11 @@ TEST(AdversarialChurnTest, MixedClosesResetsAndHalfClosesLeaveNothingBehind) {
                 ++answered;
               } else {
                 ++failed;
+                const int error = errno;
+                const auto rest = c.ReadToEof();
                 ADD_FAILURE() << "half-close not answered and closed, connection " << i << ": step "
-                              << step << " failed, errno " << errno;
+                              << step << " failed, errno " << error << ", then got ["
+                              << rest.value_or("<timeout>") << "]";
               }
             }
               c.Close();
@@ -183,7 +189,10 @@ TEST(AdversarialChurnTest, MixedClosesResetsAndHalfClosesLeaveNothingBehind) {
     if (pass == 0) rss_after_first = rss;
     std::printf("[adversarial] churn pass %d: RSS %ld KiB\n", pass, rss);
   }
-  EXPECT_EQ(failed.load(), 0);
+  // A connection closed unanswered for want of a buffer is the likeliest cause of a failure
+  // here (connections reset mid-head used to hold an output buffer each).
+  EXPECT_EQ(failed.load(), 0) << "closed for want of a buffer: "
+                              << server.Metric("sluice_buffer_exhausted_total");
   EXPECT_EQ(answered.load(), (total + 3) / 4 + (total + 1) / 4);
   // The first pass grows the shards' buffer pools to the most connections a shard held at
   // once: the clients that reset or leave without reading do not wait for the server, so in a

@@ -98,5 +98,45 @@ TEST(AdversarialSlowlorisTest, SlowHeadsAtTheConnectionLimitAreCutAndSlotsComeBa
   scenario.End(16 * 1024 + slots * 16L);
 }
 
+// Regression: a connection whose head is still arriving has nothing to send, so it must not
+// hold an output buffer. It did: Drive() took one before parsing, and a partial head kept it
+// until the head completed or the connection closed. Slow heads (or a storm of connections
+// reset mid-head) could so exhaust the shard's output pool, and every other connection that
+// needed one was closed unanswered (sluice_buffer_exhausted_total). Here output_bytes of
+// 64 MiB leaves room for two output buffers in the pool (a third of the 512 MiB budget): four
+// slow heads must not lock a fresh client out.
+TEST(AdversarialSlowlorisTest, SlowHeadsHoldNoOutputBuffers) {
+  Sluiced server(ScenarioConfig("{output_bytes: 67108864, header_timeout_ms: 60000}"));
+  START_OR_SKIP(server);
+  // One warm-up connection: with two output buffers, 32 answers in flight at once would not
+  // all find one (that is the budget working, not this bug).
+  Scenario scenario(server, "slow heads and the output pool", 1);
+  scenario.Begin();
+  if (HasFatalFailure()) return;
+  std::vector<std::unique_ptr<Client>> slow;
+  for (int i = 0; i < 4; ++i) {
+    slow.push_back(std::make_unique<Client>(server.port()));
+    ASSERT_TRUE(slow.back()->Send("GET /slow HTTP/1.1\r\nHost: s\r\n")) << i;
+  }
+  ASSERT_TRUE(PollUntil([&] { return server.Metric("sluice_connections_open") == 4; }, 10s))
+      << server.Metric("sluice_connections_open") << " slow heads open; closed for want of a "
+      << "buffer: " << server.Metric("sluice_buffer_exhausted_total");
+  for (int i = 0; i < 3; ++i) {
+    const auto fresh = Get(server.port(), Request("/fresh"));
+    ASSERT_TRUE(fresh.has_value()) << "a fresh client was closed unanswered";
+    EXPECT_EQ(fresh->status, 200);
+  }
+  // The slow heads complete: each is answered (with the buffer it takes only now).
+  for (auto& s : slow) {
+    ASSERT_TRUE(s->Send("\r\n"));
+    const auto r = s->Read();
+    ASSERT_TRUE(r.has_value());
+    EXPECT_EQ(r->status, 200);
+  }
+  EXPECT_EQ(server.Metric("sluice_buffer_exhausted_total"), 0u);
+  slow.clear();
+  scenario.End(16 * 1024);
+}
+
 }  // namespace
 }  // namespace sluice::e2e
