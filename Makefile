@@ -5,12 +5,13 @@
 #   make package build the Debian package (build/release/sluice_*.deb): binaries, systemd
 #                unit, /etc/sluice/sluiced.yaml, the engine's headers and CMake package
 #   make fuzz    build the libFuzzer targets (preset fuzz) and run each for FUZZ_SECONDS
+#   make adversarial  build and run the adversarial suite's full form (tests/adversarial)
 # PRESET=release|debug|asan|tsan selects the build (default release).
 PRESET ?= release
 JOBS ?= $(shell nproc)
 BUILD := build/$(PRESET)
 
-.PHONY: all deps configure build test run sim bench package fuzz format format-check clean
+.PHONY: all deps configure build test run sim bench package fuzz adversarial format format-check clean
 
 all: build
 
@@ -43,6 +44,13 @@ package:
 	@$(MAKE) --no-print-directory build PRESET=release
 	@cd build/release && cpack -G DEB
 	@ls -1 build/release/sluice_*.deb
+
+# The adversarial suite at full size (SECURITY.md): hostile clients against the real sluiced on
+# loopback, a million-key flood, 50k connections of churn, valgrind. Run directly rather than
+# through ctest, whose per-test timeout is set for the short form that `make test` runs.
+adversarial: configure
+	@cmake --build $(BUILD) -j$(JOBS) --target sluiced adversarial_tests
+	@SLUICE_ADVERSARIAL=full $(BUILD)/tests/adversarial/adversarial_tests $(ADVERSARIAL_ARGS)
 
 # Each target starts from its seed corpus (fuzz/corpus/<target>, read only) and writes what it
 # finds to a scratch dir, never into the repository; crash-* files land there too.

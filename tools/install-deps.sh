@@ -8,6 +8,7 @@ packages=(
   liburing-dev libabsl-dev libboost-dev libyaml-cpp-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   clang clang-format libclang-rt-14-dev
+  valgrind
   gnuplot-nox
   curl
   nginx

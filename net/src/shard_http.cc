@@ -124,12 +124,7 @@ std::size_t Shard::Loop::Drive(Connection& c, std::uint32_t slot, const char* p,
       if (r.status == BodyFramer::Status::kNeedMore) return n;
       continue;
     }
-    if (c.out == nullptr && (c.out = out_pool_->Acquire()) == nullptr) {
-      shard_.metrics_.buffer_exhausted.Add();
-      Kill(c, slot);
-      return n;
-    }
-    if (out_pool_->bytes() - c.out_len < max_response_) {
+    if (c.out != nullptr && out_pool_->bytes() - c.out_len < max_response_) {
       // No room for another answer: stop until the client reads what we sent, and stop
       // reading from it meanwhile (TCP flow control then holds the rest in the client).
       c.paused = true;
@@ -148,6 +143,13 @@ std::size_t Shard::Loop::Drive(Connection& c, std::uint32_t slot, const char* p,
     if (r.status == ParseResult::Status::kError) {
       shard_.metrics_.parse_errors[static_cast<std::size_t>(r.error)].Add();
       AnswerError(c, slot, StatusFor(r.error));
+      return n;
+    }
+    // Only a complete head takes an output buffer: a head still arriving has nothing to
+    // send, and slow heads must not hold the shard's output pool.
+    if (c.out == nullptr && (c.out = out_pool_->Acquire()) == nullptr) {
+      shard_.metrics_.buffer_exhausted.Add();
+      Kill(c, slot);
       return n;
     }
     off += r.consumed;

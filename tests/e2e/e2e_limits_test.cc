@@ -116,7 +116,9 @@ std::string PolicySeries(const std::string& policy, const std::string& decision)
 TEST(E2eLimitsTest, DescriptorExhaustionIsSurvived) {
   constexpr rlim_t kServerFds = 64;
   constexpr int kClients = 100;
-  Sluiced server(Config(PerKey("per-key", 1000)), {}, StartOptions{kServerFds});
+  StartOptions fd_limit;
+  fd_limit.max_open_files = kServerFds;
+  Sluiced server(Config(PerKey("per-key", 1000)), {}, fd_limit);
   START_OR_SKIP(server);
   std::vector<std::unique_ptr<Client>> clients;
   for (int i = 0; i < kClients; ++i) {
@@ -178,7 +180,9 @@ TEST(E2eLimitsTest, DescriptorExhaustionIsSurvived) {
 // admin thread must wait for descriptors rather than spin on accept().
 TEST(E2eLimitsTest, DescriptorExhaustionDoesNotSpinTheAdminThread) {
   constexpr rlim_t kServerFds = 64;
-  Sluiced server(Config(PerKey("per-key", 1000)), {}, StartOptions{kServerFds});
+  StartOptions fd_limit;
+  fd_limit.max_open_files = kServerFds;
+  Sluiced server(Config(PerKey("per-key", 1000)), {}, fd_limit);
   START_OR_SKIP(server);
   std::vector<std::unique_ptr<Client>> clients;
   for (int i = 0; i < 100; ++i) {

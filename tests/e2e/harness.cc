@@ -23,6 +23,10 @@
 #error "SLUICED_PATH must name the sluiced binary"
 #endif
 
+#ifndef IP_BIND_ADDRESS_NO_PORT
+#define IP_BIND_ADDRESS_NO_PORT 24  // linux/in.h; older glibc headers lack it
+#endif
+
 namespace sluice::e2e {
 namespace {
 
@@ -49,7 +53,8 @@ Sluiced::Sluiced(const std::string& yaml, std::vector<std::string> extra_args,
 
   int pipe_fds[2];
   if (pipe2(pipe_fds, O_CLOEXEC) != 0) return;
-  std::vector<std::string> args = {SLUICED_PATH, "--config", config_path_};
+  std::vector<std::string> args = options.wrapper;
+  args.insert(args.end(), {SLUICED_PATH, "--config", config_path_});
   args.insert(args.end(), extra_args.begin(), extra_args.end());
   pid_ = fork();
   if (pid_ == 0) {
@@ -62,13 +67,13 @@ Sluiced::Sluiced(const std::string& yaml, std::vector<std::string> extra_args,
     std::vector<char*> argv;
     for (auto& a : args) argv.push_back(a.data());
     argv.push_back(nullptr);
-    execv(argv[0], argv.data());
+    execvp(argv[0], argv.data());  // a wrapper is looked up on PATH
     _exit(127);
   }
   ::close(pipe_fds[1]);
   out_fd_ = pipe_fds[0];
   fcntl(out_fd_, F_SETFL, O_NONBLOCK);
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  const auto deadline = std::chrono::steady_clock::now() + options.startup_timeout;
   while (std::chrono::steady_clock::now() < deadline) {
     DrainOutput();
     if (output_.find("admin on ") != std::string::npos) {
@@ -182,6 +187,11 @@ std::optional<std::string> Sluiced::Metrics() const {
   return r->body;
 }
 
+std::uint64_t Sluiced::Metric(const std::string& series) const {
+  const auto body = Metrics();
+  return body ? MetricSum(*body, series) : 0;
+}
+
 Client::Client(std::uint16_t port, std::chrono::milliseconds timeout, Family family,
                const std::string& source) {
   sockaddr_storage storage{};
@@ -207,10 +217,13 @@ Client::Client(std::uint16_t port, std::chrono::milliseconds timeout, Family fam
   setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
   setsockopt(fd_, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
   if (!source.empty()) {
-    sockaddr_in local{};
-    local.sin_family = AF_INET;
-    if (family != Family::kV4 || inet_pton(AF_INET, source.c_str(), &local.sin_addr) != 1 ||
-        ::bind(fd_, reinterpret_cast<sockaddr*>(&local), sizeof local) != 0) {
+    // The port is chosen at connect(), per destination, as without bind().
+    const int one = 1;
+    setsockopt(fd_, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one);
+    sockaddr_in from{};
+    from.sin_family = AF_INET;
+    if (family != Family::kV4 || inet_pton(AF_INET, source.c_str(), &from.sin_addr) != 1 ||
+        ::bind(fd_, reinterpret_cast<sockaddr*>(&from), sizeof from) != 0) {
       ::close(fd_);
       fd_ = -1;
       return;
@@ -227,6 +240,13 @@ Client::~Client() { Close(); }
 void Client::Close() {
   if (fd_ >= 0) ::close(fd_);
   fd_ = -1;
+}
+
+void Client::Reset() {
+  if (fd_ < 0) return;
+  const linger l{1, 0};
+  setsockopt(fd_, SOL_SOCKET, SO_LINGER, &l, sizeof l);
+  Close();
 }
 
 bool Client::Send(const std::string& data) {

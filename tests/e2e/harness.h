@@ -30,6 +30,11 @@ struct Response {
 struct StartOptions {
   // RLIMIT_NOFILE (soft and hard) of the server; 0: inherited.
   rlim_t max_open_files = 0;
+  // A command the server runs under, e.g. {"valgrind", "--error-exitcode=99"}: the server is
+  // started as `wrapper... sluiced --config FILE extra_args...`. Empty: sluiced itself.
+  std::vector<std::string> wrapper;
+  // How long to wait for the server to print its ports.
+  std::chrono::milliseconds startup_timeout = std::chrono::seconds(20);
 };
 
 class Sluiced {
@@ -65,6 +70,8 @@ class Sluiced {
   bool Running();
   // The body of GET /metrics on the admin port; nullopt when it does not answer 200.
   std::optional<std::string> Metrics() const;
+  // The sum of `series` (see MetricSum) in a fresh GET /metrics; 0 when it does not answer.
+  std::uint64_t Metric(const std::string& series) const;
 
  private:
   std::string config_path_;
@@ -79,7 +86,9 @@ class Sluiced {
 enum class Family { kV4, kV6 };  // connect to 127.0.0.1 or to ::1
 
 // A blocking loopback client connection with receive timeouts. `source` (IPv4 only, e.g.
-// "127.0.0.2": all of 127/8 is loopback on Linux) binds the client's own address first.
+// "127.0.0.2": all of 127/8 is loopback on Linux) binds the client's own address first: a
+// client the server sees as another address, or short connections spread over several
+// addresses' ephemeral ports. Empty: the kernel's choice.
 class Client {
  public:
   explicit Client(std::uint16_t port, std::chrono::milliseconds timeout = std::chrono::seconds(5),
@@ -88,6 +97,8 @@ class Client {
   bool connected() const { return fd_ >= 0; }
   int fd() const { return fd_; }
   bool Send(const std::string& data);
+  // Closes with an RST (SO_LINGER 0): the server sees a reset, the client keeps no TIME_WAIT.
+  void Reset();
   // Reads one whole response (Content-Length framing). nullopt on timeout, close or garbage.
   std::optional<Response> Read();
   // True when the server closed the connection (EOF) within the timeout, with no more data.

@@ -1,7 +1,9 @@
-// End-to-end: hostile clients against the real sluiced. A corpus of malformed and smuggling
-// requests, each answered with a 4xx/5xx and a close while a well-behaved client on the same
-// shard keeps getting 200s; and a flood of distinct keys that cannot reset a limited key.
-// Every wait polls a condition against a deadline; nothing asserts a timing.
+// Hostile requests against the real sluiced. A corpus of malformed and smuggling requests,
+// each answered with a 4xx/5xx and a close while a well-behaved client on the same shard keeps
+// getting 200s (and the same corpus as load, from many connections at once); and a flood of
+// distinct keys (200k; a million in the full form) into a 64k-key table that cannot reset a
+// limited key nor grow memory. Every wait polls a condition against a deadline; nothing
+// asserts a timing.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -9,24 +11,20 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <optional>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "adversarial.h"
 #include "harness.h"
 
 namespace sluice::e2e {
 namespace {
 
 using namespace std::chrono_literals;
-
-#define START_OR_SKIP(server)                                                   \
-  do {                                                                          \
-    if ((server).io_uring_refused()) GTEST_SKIP() << "kernel refused io_uring"; \
-    ASSERT_TRUE((server).ok()) << (server).output();                            \
-  } while (0)
 
 std::uint64_t Metric(const Sluiced& server, const std::string& series) {
   const auto body = server.Metrics();
@@ -177,7 +175,7 @@ std::vector<BadCase> Corpus() {
 // 1. The corpus, one connection per case, against a single shard. Each is answered once with a
 // 4xx/5xx (after the 200 of its head, for bad chunked bodies) and closed; nothing after the bad
 // bytes is answered. Meanwhile a keep-alive client on the same shard keeps getting 200s.
-TEST(E2eAdversarialTest, MalformedRequestsAreAnsweredAndClosedWhileOthersAreServed) {
+TEST(AdversarialCorpusTest, MalformedRequestsAreAnsweredAndClosedWhileOthersAreServed) {
   Sluiced server(
       "listen: 127.0.0.1:0\nadmin: 127.0.0.1:0\nthreads: 1\n"
       "policies:\n  - {name: per-key, key: 'header:x-key', rate: 1/h, burst: 5}\n");
@@ -243,13 +241,55 @@ TEST(E2eAdversarialTest, MalformedRequestsAreAnsweredAndClosedWhileOthersAreServ
   EXPECT_TRUE(server.Running());
 }
 
-// 2. A flood of 200k distinct keys into a 65536-key table (when_full: evict) cannot reset a key
-// that was over its limit. Eviction takes the live slot with the smallest TAT: the victim has
-// used its whole burst of 2 (TAT = t0 + 2h) while each flood key used one request
+// 2. The corpus as load: several connections at once, each sending every case in turn, for
+// some rounds. Each case is answered exactly as when alone; afterwards the server is back to
+// its baseline and the victim is still limited.
+TEST(AdversarialCorpusTest, TheCorpusAsLoadFromManyConnections) {
+  const int threads = Scaled(4, 8);
+  const int rounds = Scaled(2, 25);
+  Sluiced server(ScenarioConfig());
+  START_OR_SKIP(server);
+  Scenario scenario(server, "malformed corpus as load");
+  scenario.Begin();
+  if (HasFatalFailure()) return;
+  const std::uint64_t errors_before = Metric(server, "sluice_parse_errors_total");
+  const std::vector<BadCase> corpus = Corpus();
+  std::atomic<int> wrong{0};
+  std::vector<std::thread> workers;
+  for (int t = 0; t < threads; ++t) {
+    workers.emplace_back([&] {
+      for (int round = 0; round < rounds; ++round) {
+        for (const BadCase& bad : corpus) {
+          Client c(server.port(), 10s);
+          c.Send(bad.raw);
+          const auto stream = c.ReadToEof();
+          const std::vector<int> statuses = stream ? Statuses(*stream) : std::vector<int>{};
+          const bool ok = statuses.size() == static_cast<std::size_t>(bad.answered_first) + 1 &&
+                          statuses.back() >= 400 && statuses.back() <= 599;
+          if (!ok && wrong.fetch_add(1) < 5) {
+            ADD_FAILURE() << bad.name << ": " << (stream ? *stream : "no close");
+          }
+        }
+      }
+    });
+  }
+  for (auto& w : workers) w.join();
+  EXPECT_EQ(wrong.load(), 0);
+  const auto expected =
+      static_cast<std::uint64_t>(threads) * static_cast<std::uint64_t>(rounds) * corpus.size();
+  EXPECT_TRUE(PollUntil(
+      [&] { return Metric(server, "sluice_parse_errors_total") - errors_before == expected; }, 10s))
+      << Metric(server, "sluice_parse_errors_total") - errors_before << " of " << expected;
+  scenario.End(16 * 1024);
+}
+
+// 3. A flood of 200k (full form: a million) distinct keys into a 65536-key table (when_full: evict)
+// cannot reset a key that was over its limit. Eviction takes the live slot with the smallest TAT:
+// the victim has used its whole burst of 2 (TAT = t0 + 2h) while each flood key used one request
 // (TAT = t + 1h, t within minutes of t0), so in any bucket the victim's TAT is the largest and
 // it is never the one evicted. The flood does evict (the table is far too small), which the
 // counter shows, and every flood key, being new, is admitted.
-TEST(E2eAdversarialTest, KeyFloodDoesNotResetALimitedKey) {
+TEST(AdversarialKeyFloodTest, KeyFloodDoesNotResetALimitedKey) {
   Sluiced server(
       "listen: 127.0.0.1:0\nadmin: 127.0.0.1:0\nthreads: 1\n"
       "table: {capacity: 65536, when_full: evict}\n"
@@ -270,13 +310,18 @@ TEST(E2eAdversarialTest, KeyFloodDoesNotResetALimitedKey) {
   auto denied = c.Read();
   ASSERT_TRUE(denied.has_value());
   ASSERT_EQ(denied->status, 429);
+  // The table is allocated at start: the flood must not grow memory (the one connection's
+  // buffers exist already: it has been answered above).
+  const long rss_before = server.RssKib();
+  const long fds_before = server.OpenFds();
+  const auto start = std::chrono::steady_clock::now();
 
-  constexpr int kFlood = 200'000;
+  const int flood = Scaled(200'000, 1'000'000);
   constexpr int kBatch = 256;  // pipelined per send: well under the output limit of a read
   int admitted = 0;
-  for (int sent = 0; sent < kFlood; sent += kBatch) {
+  for (int sent = 0; sent < flood; sent += kBatch) {
     std::string batch;
-    const int n = std::min(kBatch, kFlood - sent);
+    const int n = std::min(kBatch, flood - sent);
     for (int i = 0; i < n; ++i) {
       batch += Request("/", "x-key: flood-" + std::to_string(sent + i) + "\r\n");
     }
@@ -287,7 +332,7 @@ TEST(E2eAdversarialTest, KeyFloodDoesNotResetALimitedKey) {
       if (r->status == 200) ++admitted;
     }
   }
-  EXPECT_EQ(admitted, kFlood);
+  EXPECT_EQ(admitted, flood);
 
   ASSERT_TRUE(c.Send(victim));
   denied = c.Read();
@@ -297,7 +342,26 @@ TEST(E2eAdversarialTest, KeyFloodDoesNotResetALimitedKey) {
   // 200,001 keys were installed into 65,536 slots, none of which expired: every install past
   // the free slots evicted someone.
   EXPECT_GE(Metric(server, "sluice_table_events_total{event=\"evict\"}"),
-            std::uint64_t{kFlood + 1 - 65536});
+            static_cast<std::uint64_t>(flood + 1 - 65536));
+  EXPECT_EQ(Metric(server, "sluice_table_capacity_keys"), 65536u);
+  const long rss_after = server.RssKib();
+  if (CheckRss()) {
+    // The table's 1 MiB may be touched for the first time by the flood: a fixed bound.
+    EXPECT_LT(rss_after - rss_before, 8 * 1024)
+        << "RSS grew from " << rss_before << " to " << rss_after << " KiB";
+  }
+  // Another client is served; descriptors are as before (the flood's connection included).
+  const auto other = Get(server.port(), Request("/other"));
+  ASSERT_TRUE(other.has_value());
+  EXPECT_EQ(other->status, 200);
+  EXPECT_TRUE(PollUntil([&] { return server.OpenFds() <= fds_before + 1; }, 10s))
+      << "open fds " << server.OpenFds() << " (before " << fds_before << ")";
+  std::printf(
+      "[adversarial] key flood of %d keys (%s form): %.1f s; RSS %ld -> %ld KiB; "
+      "fds %ld -> %ld\n",
+      flood, FullForm() ? "full" : "short",
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(), rss_before,
+      rss_after, fds_before, server.OpenFds());
   EXPECT_TRUE(server.Running());
 }
 
