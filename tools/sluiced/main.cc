@@ -88,7 +88,8 @@ Signals:
   SIGTERM, SIGINT      Stop accepting, answer what was received (up to 5 s), exit 0.
 
 Exit status: 0 after SIGTERM/SIGINT or a valid --check-config; 1 an invalid config, a
-server that could not start, or an unknown flag; 2 a bad flag value or a stray argument.
+server that could not start, an unknown flag or a value its type cannot hold (--burst abc);
+2 a flag value sluiced rejects (--threads 0) or a stray argument.
 
 Every config key, with its type, default, unit and reload behaviour: docs/config.md in
 the sluice sources. Example: config/example.yaml.

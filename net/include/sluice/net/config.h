@@ -131,7 +131,7 @@ inline constexpr std::size_t kMaxPolicies = 64;
 struct ServerConfig {
   ListenAddress listen{"127.0.0.1", 8080};
   ListenAddress admin{"127.0.0.1", 9901};
-  unsigned threads = 0;  // 0: "auto", one shard per online core
+  unsigned threads = 0;  // 0: "auto", one shard per CPU this process may run on
   std::size_t table_capacity = std::size_t{1} << 20;
   WhenFull when_full = WhenFull::kEvict;
   int deny_status = 429;
