@@ -62,8 +62,13 @@ void DecisionLog::Stop() {
 std::string DecisionLog::Format(const LogRecord& r) {
   char address[INET6_ADDRSTRLEN] = "?";
   inet_ntop(r.family == AF_INET6 ? AF_INET6 : AF_INET, r.address, address, sizeof address);
-  std::string line =
-      absl::StrCat("{\"time_ns\":", r.unix_ns, ",\"client\":\"", address, "\",\"policy\":");
+  std::string line = absl::StrCat("{\"time_ns\":", r.unix_ns, ",\"client\":\"", address, "\"");
+  if (r.forwarded_size == 4 || r.forwarded_size == 16) {
+    char forwarded[INET6_ADDRSTRLEN] = "?";
+    inet_ntop(r.forwarded_size == 4 ? AF_INET : AF_INET6, r.forwarded, forwarded, sizeof forwarded);
+    absl::StrAppend(&line, ",\"forwarded_client\":\"", forwarded, "\"");
+  }
+  line.append(",\"policy\":");
   AppendJsonString(line, std::string_view(r.policy, r.policy_len));
   line.append(",\"key\":");
   AppendJsonString(line, std::string_view(r.key, r.key_len));

@@ -30,7 +30,10 @@ struct LogRecord {
   std::uint8_t family = 0;  // AF_INET / AF_INET6
   std::uint8_t policy_len = 0;
   std::uint8_t key_len = 0;
-  std::uint8_t address[16] = {};
+  std::uint8_t address[16] = {};  // the TCP peer
+  // The client a trusted proxy named (forwarded: client_ip): 4 or 16 bytes, 0 when none.
+  std::uint8_t forwarded_size = 0;
+  std::uint8_t forwarded[16] = {};
   char policy[64] = {};  // policy names are at most 64 bytes (config.cc): never cut
   char key[96] = {};     // the key as FormatKey() renders it, cut to this many bytes
 };

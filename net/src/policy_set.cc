@@ -245,6 +245,18 @@ absl::StatusOr<std::unique_ptr<PolicySet>> PolicySet::Rebuild(const ServerConfig
   return std::unique_ptr<PolicySet>(new PolicySet(config, *std::move(limiter)));
 }
 
+std::size_t PolicySet::ForwardedClient(std::size_t policy, const HttpRequest& request,
+                                       const sockaddr* peer,
+                                       unsigned char (&out)[16]) const noexcept {
+  if (policy >= policy_forwarded_.size() || policy_forwarded_[policy] < 0) return 0;
+  const ForwardedConfig& config = forwarded_[static_cast<std::size_t>(policy_forwarded_[policy])];
+  if (config.client_ip.empty() || !IsTrusted(config, IpOfPeer(peer))) return 0;
+  IpBytes client;
+  if (ClientFromHeader(config, request, client) != ForwardedMissing::kNone) return 0;
+  std::memcpy(out, client.bytes, kMaxIpBytes);
+  return client.size;
+}
+
 void PolicySet::Evaluate(const HttpRequest& request, const sockaddr* peer,
                          std::chrono::nanoseconds now, KeyScratch& scratch,
                          EvalOutcome& outcome) const noexcept {

@@ -192,7 +192,7 @@ void Shard::Loop::Answer(Connection& c, std::uint32_t slot) {
     }
   }
   if (shard_.options_.log != nullptr && outcome_.matched && outcome_.reported >= 0) {
-    LogDecision(c);
+    LogDecision(c, req);
   }
   // "Expect: 100-continue" with a body: we answer without asking for the body, so the client
   // may never send it and its bytes cannot be told from the next request. Close after.
@@ -207,7 +207,7 @@ void Shard::Loop::Answer(Connection& c, std::uint32_t slot) {
   if (!keep_alive) c.close_after_send = true;
 }
 
-void Shard::Loop::LogDecision(const Connection& c) {
+void Shard::Loop::LogDecision(const Connection& c, const HttpRequest& req) {
   const Runtime& rt = *runtime_;
   bool log = !outcome_.allowed;
   if (!log && rt.config.log.sample_admits > 0) {
@@ -232,6 +232,9 @@ void Shard::Loop::LogDecision(const Connection& c) {
     rec.family = AF_INET6;
     std::memcpy(rec.address, &reinterpret_cast<const sockaddr_in6&>(c.peer).sin6_addr, 16);
   }
+  rec.forwarded_size = static_cast<std::uint8_t>(
+      rt.policies->ForwardedClient(static_cast<std::size_t>(outcome_.reported), req,
+                                   reinterpret_cast<const sockaddr*>(&c.peer), rec.forwarded));
   if (!shard_.options_.log->Push(shard_.options_.index, rec)) shard_.metrics_.log_dropped.Add();
 }
 

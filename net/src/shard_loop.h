@@ -165,7 +165,7 @@ class Shard::Loop {
   std::size_t Drive(Connection& c, std::uint32_t slot, const char* p, std::size_t n);
   void Answer(Connection& c, std::uint32_t slot);
   void AnswerError(Connection& c, std::uint32_t slot, int status);
-  void LogDecision(const Connection& c);
+  void LogDecision(const Connection& c, const HttpRequest& req);
   bool KeepInput(Connection& c, std::uint32_t slot, const char* data, std::size_t len);
   void DropInputIfEmpty(Connection& c);
   void ReleaseInput(Connection& c);

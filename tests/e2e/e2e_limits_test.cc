@@ -312,6 +312,7 @@ TEST(E2eLimitsTest, DecisionLogRecordsDenials) {
   EXPECT_EQ(JsonField(line, "policy"), "\"logged\"") << line;
   EXPECT_EQ(JsonField(line, "status"), "429") << line;
   EXPECT_EQ(JsonField(line, "client"), "\"127.0.0.1\"") << line;
+  EXPECT_EQ(JsonField(line, "forwarded_client"), "") << line;  // no forwarded: setting
   EXPECT_NE(JsonField(line, "key").find("alice"), std::string::npos) << line;
   const std::string retry = JsonField(line, "retry_after_ns");
   ASSERT_FALSE(retry.empty()) << line;
@@ -321,6 +322,49 @@ TEST(E2eLimitsTest, DecisionLogRecordsDenials) {
   auto unmatched = Get(server.port(), Request("/nokey"));
   ASSERT_TRUE(unmatched.has_value());
   EXPECT_EQ(unmatched->status, 200);
+}
+
+// Behind a trusted proxy the peer is the proxy: the log also names the client it forwarded
+// for, and only when the peer is trusted and the header holds an address.
+TEST(E2eLimitsTest, DecisionLogNamesTheForwardedClient) {
+  TempFile log;
+  ASSERT_FALSE(log.path().empty());
+  Sluiced server(Config("  - {name: per-client, key: ip, rate: 1/h, burst: 1}\n",
+                        "forwarded: {trusted: [127.0.0.1], client_ip: x-forwarded-for, hops: 2}\n"
+                        "log: {denials: \"" +
+                            log.path() + "\", sample_admits: 0}\n",
+                        1));
+  START_OR_SKIP(server);
+  Client c(server.port());
+  // hops 2: the client is the second address from the right.
+  const std::string via = "x-forwarded-for: 198.51.100.7, 10.0.0.2\r\n";
+  const int expected[] = {200, 429};
+  for (const int status : expected) {
+    ASSERT_TRUE(c.Send(Request("/", via)));
+    auto r = c.Read();
+    ASSERT_TRUE(r.has_value());
+    ASSERT_EQ(r->status, status);
+  }
+  // An IPv6 client behind the same proxy, denied on its second request too.
+  const std::string via6 = "x-forwarded-for: 2001:db8::7, 10.0.0.2\r\n";
+  for (const int status : expected) {
+    ASSERT_TRUE(c.Send(Request("/", via6)));
+    auto r = c.Read();
+    ASSERT_TRUE(r.has_value());
+    ASSERT_EQ(r->status, status);
+  }
+  std::vector<std::string> lines;
+  ASSERT_TRUE(PollUntil(
+      [&] {
+        lines = log.Lines();
+        return lines.size() >= 2;
+      },
+      10s))
+      << "fewer than two lines in " << log.path();
+  ASSERT_EQ(lines.size(), 2u);
+  EXPECT_EQ(JsonField(lines[0], "client"), "\"127.0.0.1\"") << lines[0];
+  EXPECT_EQ(JsonField(lines[0], "forwarded_client"), "\"198.51.100.7\"") << lines[0];
+  EXPECT_EQ(JsonField(lines[1], "forwarded_client"), "\"2001:db8::7\"") << lines[1];
 }
 
 TEST(E2eLimitsTest, DecisionLogSamplesAdmissions) {

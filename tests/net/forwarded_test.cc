@@ -128,6 +128,33 @@ TEST(ForwardedTest, TrustedPeerIsKeyedByTheClaimedClient) {
   EXPECT_EQ(o.forwarded_missing, ForwardedMissing::kNone);
 }
 
+TEST(ForwardedTest, ForwardedClientNamesTheClientForLogs) {
+  Set s(
+      "forwarded: {trusted: [127.0.0.1], client_ip: x-forwarded-for, hops: 2}\n"
+      "policies:\n"
+      "  - {name: fwd, key: ip, rate: 1/s, burst: 1}\n"
+      "  - {name: direct, key: ip, rate: 1/s, burst: 1, forwarded: off}\n"
+      "  - {name: uri-only, key: path, rate: 1/s, burst: 1,\n"
+      "     forwarded: {trusted: [127.0.0.1], uri: x-original-uri}}\n");
+  const HttpRequest r = Request("GET", "/", {{"X-Forwarded-For", "2001:db8::9, 10.0.0.2"}});
+  unsigned char out[16] = {};
+  ASSERT_EQ(s.set().ForwardedClient(0, r, kProxy.get(), out), 16u);
+  unsigned char want[16];
+  ASSERT_EQ(inet_pton(AF_INET6, "2001:db8::9", want), 1);
+  EXPECT_EQ(std::memcmp(out, want, 16), 0);
+  const HttpRequest v4 = Request("GET", "/", {{"X-Forwarded-For", "198.51.100.3, 10.0.0.2"}});
+  ASSERT_EQ(s.set().ForwardedClient(0, v4, kProxy.get(), out), 4u);
+  EXPECT_EQ(std::memcmp(out, "\xc6\x33\x64\x03", 4), 0);
+  // None: an untrusted peer, a policy with forwarded: off or without client_ip, a list too
+  // short for hops, an index past the policies.
+  EXPECT_EQ(s.set().ForwardedClient(0, r, kStranger.get(), out), 0u);
+  EXPECT_EQ(s.set().ForwardedClient(1, r, kProxy.get(), out), 0u);
+  EXPECT_EQ(s.set().ForwardedClient(2, r, kProxy.get(), out), 0u);
+  const HttpRequest short_list = Request("GET", "/", {{"X-Forwarded-For", "198.51.100.3"}});
+  EXPECT_EQ(s.set().ForwardedClient(0, short_list, kProxy.get(), out), 0u);
+  EXPECT_EQ(s.set().ForwardedClient(3, r, kProxy.get(), out), 0u);
+}
+
 TEST(ForwardedTest, UntrustedPeerCannotSpoofAndIsCounted) {
   Set s(OnePolicy("forwarded: {trusted: [127.0.0.1], client_ip: x-real-ip}\n"));
   const HttpRequest spoof = Request("GET", "/", {{"X-Real-IP", "198.51.100.1"}});

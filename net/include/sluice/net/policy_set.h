@@ -121,6 +121,13 @@ class PolicySet {
   void Evaluate(const HttpRequest& request, const sockaddr* peer, std::chrono::nanoseconds now,
                 KeyScratch& scratch, EvalOutcome& outcome) const noexcept;
 
+  // The client address a trusted proxy named for `request` under policy `policy`'s forwarded
+  // setting (as Evaluate() reads it), copied to `out`: returns 4 (IPv4) or 16 (IPv6), or 0 when
+  // the policy has no client_ip setting, the peer is not trusted, or the header names no valid
+  // address. For logs: behind a proxy the peer is the proxy. No allocation, lock or syscall.
+  std::size_t ForwardedClient(std::size_t policy, const HttpRequest& request, const sockaddr* peer,
+                              unsigned char (&out)[16]) const noexcept;
+
   [[nodiscard]] std::size_t size() const noexcept { return policies_.size(); }
   [[nodiscard]] const ServerPolicy& policy(std::size_t i) const noexcept { return policies_[i]; }
   [[nodiscard]] const Limiter& limiter() const noexcept { return *limiter_; }
