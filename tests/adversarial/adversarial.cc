@@ -124,4 +124,26 @@ void Scenario::End(long rss_bound_kib, long fd_slack, std::uint64_t connections_
   std::fflush(stdout);
 }
 
+std::vector<int> Statuses(const std::string& stream) {
+  std::vector<int> statuses;
+  std::size_t at = 0;
+  while (at < stream.size()) {
+    const std::size_t end = stream.find("\r\n\r\n", at);
+    if (stream.compare(at, 7, "HTTP/1.") != 0 || end == std::string::npos || end - at < 12) {
+      statuses.push_back(-1);
+      break;
+    }
+    statuses.push_back(std::atoi(stream.c_str() + at + 9));
+    std::size_t length = 0;
+    for (const char* name : {"\r\nContent-Length:", "\r\ncontent-length:"}) {
+      const std::size_t h = stream.find(name, at);
+      if (h != std::string::npos && h < end) {
+        length = static_cast<std::size_t>(std::atol(stream.c_str() + h + 17));
+      }
+    }
+    at = end + 4 + length;
+  }
+  return statuses;
+}
+
 }  // namespace sluice::e2e

@@ -10,6 +10,7 @@
 
 #include <chrono>
 #include <string>
+#include <vector>
 
 #include "harness.h"
 
@@ -66,6 +67,10 @@ class Scenario {
     if ((server).io_uring_refused()) GTEST_SKIP() << "kernel refused io_uring"; \
     ASSERT_TRUE((server).ok()) << (server).output();                            \
   } while (0)
+
+// The statuses of the responses in `stream` (Content-Length framing, either spelling), in
+// order. A response that does not parse ends the list with -1.
+std::vector<int> Statuses(const std::string& stream);
 
 // Raises this process's RLIMIT_NOFILE soft limit to at least `n` (up to the hard limit);
 // returns the soft limit in force afterwards.

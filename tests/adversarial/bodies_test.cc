@@ -22,28 +22,6 @@ namespace {
 
 using namespace std::chrono_literals;
 
-// The statuses of the responses in `stream` (Content-Length framing), in order; a response
-// that does not parse ends the list with -1.
-std::vector<int> Statuses(const std::string& stream) {
-  std::vector<int> statuses;
-  std::size_t at = 0;
-  while (at < stream.size()) {
-    const std::size_t end = stream.find("\r\n\r\n", at);
-    if (stream.compare(at, 7, "HTTP/1.") != 0 || end == std::string::npos || end - at < 12) {
-      statuses.push_back(-1);
-      break;
-    }
-    statuses.push_back(std::atoi(stream.c_str() + at + 9));
-    std::size_t length = 0;
-    const std::size_t h = stream.find("\r\nContent-Length:", at);
-    if (h != std::string::npos && h < end) {
-      length = static_cast<std::size_t>(std::atol(stream.c_str() + h + 17));
-    }
-    at = end + 4 + length;
-  }
-  return statuses;
-}
-
 std::string PostHead(const std::string& framing) {
   return "POST /upload HTTP/1.1\r\nHost: b\r\n" + framing + "\r\n";
 }

@@ -26,35 +26,6 @@ namespace {
 
 using namespace std::chrono_literals;
 
-std::uint64_t Metric(const Sluiced& server, const std::string& series) {
-  const auto body = server.Metrics();
-  return body ? MetricSum(*body, series) : 0;
-}
-
-// The statuses of the responses in `stream` (Content-Length framing), in order. A response
-// that does not parse ends the list with -1.
-std::vector<int> Statuses(const std::string& stream) {
-  std::vector<int> statuses;
-  std::size_t at = 0;
-  while (at < stream.size()) {
-    const std::size_t end = stream.find("\r\n\r\n", at);
-    if (stream.compare(at, 7, "HTTP/1.") != 0 || end == std::string::npos || end - at < 12) {
-      statuses.push_back(-1);
-      break;
-    }
-    statuses.push_back(std::atoi(stream.c_str() + at + 9));
-    std::size_t length = 0;
-    for (const char* name : {"\r\nContent-Length:", "\r\ncontent-length:"}) {
-      const std::size_t h = stream.find(name, at);
-      if (h != std::string::npos && h < end) {
-        length = static_cast<std::size_t>(std::atol(stream.c_str() + h + 17));
-      }
-    }
-    at = end + 4 + length;
-  }
-  return statuses;
-}
-
 // A string literal with its embedded NUL bytes (std::string(const char*) stops at the first).
 template <std::size_t N>
 std::string Bytes(const char (&literal)[N]) {
@@ -224,11 +195,11 @@ TEST(AdversarialCorpusTest, MalformedRequestsAreAnsweredAndClosedWhileOthersAreS
   EXPECT_EQ(after->status, 200);
   // One parse error per case, each under some kind (bad_body_framing for the chunked ones).
   EXPECT_TRUE(
-      PollUntil([&] { return Metric(server, "sluice_parse_errors_total") >= corpus.size(); }, 10s));
-  EXPECT_EQ(Metric(server, "sluice_parse_errors_total"), corpus.size());
+      PollUntil([&] { return server.Metric("sluice_parse_errors_total") >= corpus.size(); }, 10s));
+  EXPECT_EQ(server.Metric("sluice_parse_errors_total"), corpus.size());
   // The smuggling shapes are refused for the right reason, not merely with some 4xx.
   const auto kind = [&](const std::string& k) {
-    return Metric(server, "sluice_parse_errors_total{kind=\"" + k + "\"}");
+    return server.Metric("sluice_parse_errors_total{kind=\"" + k + "\"}");
   };
   EXPECT_EQ(kind("length_and_chunked"), 3u);  // cl_te, te_cl, cl_te_lowercase
   EXPECT_EQ(kind("obs_fold"), 3u);            // te_obs_fold, te_tab_fold, first_line_folded
@@ -252,7 +223,7 @@ TEST(AdversarialCorpusTest, TheCorpusAsLoadFromManyConnections) {
   Scenario scenario(server, "malformed corpus as load");
   scenario.Begin();
   if (HasFatalFailure()) return;
-  const std::uint64_t errors_before = Metric(server, "sluice_parse_errors_total");
+  const std::uint64_t errors_before = server.Metric("sluice_parse_errors_total");
   const std::vector<BadCase> corpus = Corpus();
   std::atomic<int> wrong{0};
   std::vector<std::thread> workers;
@@ -278,8 +249,8 @@ TEST(AdversarialCorpusTest, TheCorpusAsLoadFromManyConnections) {
   const auto expected =
       static_cast<std::uint64_t>(threads) * static_cast<std::uint64_t>(rounds) * corpus.size();
   EXPECT_TRUE(PollUntil(
-      [&] { return Metric(server, "sluice_parse_errors_total") - errors_before == expected; }, 10s))
-      << Metric(server, "sluice_parse_errors_total") - errors_before << " of " << expected;
+      [&] { return server.Metric("sluice_parse_errors_total") - errors_before == expected; }, 10s))
+      << server.Metric("sluice_parse_errors_total") - errors_before << " of " << expected;
   scenario.End(16 * 1024);
 }
 
@@ -295,7 +266,7 @@ TEST(AdversarialKeyFloodTest, KeyFloodDoesNotResetALimitedKey) {
       "table: {capacity: 65536, when_full: evict}\n"
       "policies:\n  - {name: per-key, key: 'header:x-key', rate: 1/h, burst: 2}\n");
   START_OR_SKIP(server);
-  ASSERT_EQ(Metric(server, "sluice_table_capacity_keys"), 65536u);
+  ASSERT_EQ(server.Metric("sluice_table_capacity_keys"), 65536u);
 
   const std::string victim = Request("/", "x-key: victim\r\n");
   Client c(server.port(), 30s);
@@ -341,9 +312,9 @@ TEST(AdversarialKeyFloodTest, KeyFloodDoesNotResetALimitedKey) {
 
   // 200,001 keys were installed into 65,536 slots, none of which expired: every install past
   // the free slots evicted someone.
-  EXPECT_GE(Metric(server, "sluice_table_events_total{event=\"evict\"}"),
+  EXPECT_GE(server.Metric("sluice_table_events_total{event=\"evict\"}"),
             static_cast<std::uint64_t>(flood + 1 - 65536));
-  EXPECT_EQ(Metric(server, "sluice_table_capacity_keys"), 65536u);
+  EXPECT_EQ(server.Metric("sluice_table_capacity_keys"), 65536u);
   const long rss_after = server.RssKib();
   if (CheckRss()) {
     // The table's 1 MiB may be touched for the first time by the flood: a fixed bound.

@@ -10,24 +10,19 @@
 #include <vector>
 
 #include "sluice/limiter.h"
-
-namespace {
-std::atomic<long> g_allocations{0};
-}  // namespace
-
-void* operator new(std::size_t n) {
-  g_allocations.fetch_add(1, std::memory_order_relaxed);  // a count, no ordering needed
-  if (void* p = std::malloc(n == 0 ? 1 : n)) return p;
-  throw std::bad_alloc();
-}
-void* operator new[](std::size_t n) { return operator new(n); }
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete[](void* p) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t) noexcept { std::free(p); }
-void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
+#include "support/alloc_counter.h"
 
 namespace sluice {
 namespace {
+
+// The counter itself: without this a broken replacement would pass every zero-count test.
+TEST(AllocationTest, TheCounterSeesAnAllocation) {
+  const long before = sluice::testing::Allocations();
+  void* p = ::operator new(16);  // a call, not a new-expression: cannot be elided
+  const long after = sluice::testing::Allocations();
+  ::operator delete(p);
+  EXPECT_EQ(after - before, 1);
+}
 
 TEST(AllocationTest, DecisionsNeverAllocate) {
   LimiterOptions options;
@@ -46,7 +41,7 @@ TEST(AllocationTest, DecisionsNeverAllocate) {
   Decision multi_out[2];
   std::mt19937 rng(5);
 
-  const long before = g_allocations.load();
+  const long before = sluice::testing::Allocations();
   long admitted = 0;
   for (int i = 0; i < 300000; ++i) {
     const std::chrono::nanoseconds now{static_cast<long>(i) * 1000};
@@ -59,7 +54,7 @@ TEST(AllocationTest, DecisionsNeverAllocate) {
       (void)l.Stats();
     }
   }
-  const long after = g_allocations.load();
+  const long after = sluice::testing::Allocations();
   EXPECT_EQ(after - before, 0);
   EXPECT_GT(admitted, 0);
   EXPECT_GT(l.Stats().evictions, 0u);  // the table was full and kept working in place

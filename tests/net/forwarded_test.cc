@@ -17,26 +17,7 @@
 
 #include "sluice/net/config.h"
 #include "sluice/net/policy_set.h"
-
-#if !defined(SLUICE_SANITIZER_BUILD)
-#define SLUICE_COUNT_ALLOCATIONS 1
-namespace {
-std::atomic<long> g_allocations{0};
-}  // namespace
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
-void* operator new(std::size_t n) {
-  g_allocations.fetch_add(1, std::memory_order_relaxed);  // a count, no ordering needed
-  if (void* p = std::malloc(n == 0 ? 1 : n)) return p;
-  throw std::bad_alloc();
-}
-void* operator new[](std::size_t n) { return operator new(n); }
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete[](void* p) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t) noexcept { std::free(p); }
-void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
-#pragma GCC diagnostic pop
-#endif
+#include "support/alloc_counter.h"
 
 namespace sluice::net {
 namespace {
@@ -461,14 +442,14 @@ policies:
   const HttpRequest bad = Request("GET", "/auth", {{"X-Forwarded-For", "[::1]:80, x"}});
   const HttpRequest real = Request("GET", "/", {{"X-Real-IP", "198.51.100.4"}});
   const Peer peers[] = {kProxy, kStranger, P("::1"), P("::ffff:10.0.0.1")};
-  const long before = g_allocations.load(std::memory_order_relaxed);
+  const long before = sluice::testing::Allocations();
   for (int i = 0; i < 100; ++i) {
     const Peer& peer = peers[i % 4];
     s.Eval(good, peer);
     s.Eval(bad, peer);
     s.Eval(real, peer);
   }
-  EXPECT_EQ(g_allocations.load(std::memory_order_relaxed), before);
+  EXPECT_EQ(sluice::testing::Allocations(), before);
 }
 #endif
 

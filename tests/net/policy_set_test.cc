@@ -15,29 +15,7 @@
 #include <vector>
 
 #include "sluice/net/config.h"
-
-// Allocation counting for the "Evaluate never allocates" test: global operator new is replaced
-// (not under a sanitizer, whose runtime owns operator new).
-#if !defined(SLUICE_SANITIZER_BUILD)
-#define SLUICE_COUNT_ALLOCATIONS 1
-namespace {
-std::atomic<long> g_allocations{0};
-}  // namespace
-// GCC sees free() on what a (replaced) operator new returned and cannot tell they pair up.
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
-void* operator new(std::size_t n) {
-  g_allocations.fetch_add(1, std::memory_order_relaxed);  // a count, no ordering needed
-  if (void* p = std::malloc(n == 0 ? 1 : n)) return p;
-  throw std::bad_alloc();
-}
-void* operator new[](std::size_t n) { return operator new(n); }
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete[](void* p) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t) noexcept { std::free(p); }
-void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
-#pragma GCC diagnostic pop
-#endif
+#include "support/alloc_counter.h"
 
 namespace sluice::net {
 namespace {
@@ -448,12 +426,12 @@ TEST(PolicySetTest, EvaluateNeverAllocates) {
   const auto without = Request("GET", "/d");
   const Peer v4 = V4("10.0.0.1");
   const Peer v6 = V6("2001:db8::1");
-  const long before = g_allocations.load(std::memory_order_relaxed);
+  const long before = sluice::testing::Allocations();
   for (int i = 0; i < 100; ++i) {
     h.Eval(*with, i % 2 ? v4 : v6, kNow + nanoseconds(i));
     h.Eval(*without, i % 2 ? v4 : v6, kNow + nanoseconds(i));
   }
-  EXPECT_EQ(g_allocations.load(std::memory_order_relaxed), before);
+  EXPECT_EQ(sluice::testing::Allocations(), before);
 }
 #endif
 

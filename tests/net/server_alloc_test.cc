@@ -15,10 +15,9 @@
 
 #include "sluice/net/config.h"
 #include "sluice/net/server.h"
+#include "support/alloc_counter.h"
 
 namespace {
-
-std::atomic<long> g_shard_allocations{0};
 
 bool OnShardThread() {
   thread_local int cached = -1;
@@ -30,23 +29,11 @@ bool OnShardThread() {
   return cached == 1;
 }
 
-}  // namespace
+// Only the shard threads' allocations count: the test's client and the main thread may allocate.
+[[maybe_unused]] const bool g_count_shards_only =
+    (sluice::testing::count_if = &OnShardThread, true);
 
-// Our operator new takes from malloc, so free() is the matching release.
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
-void* operator new(std::size_t n) {
-  // Relaxed: a count read after the traffic stopped; no ordering needed.
-  if (OnShardThread()) g_shard_allocations.fetch_add(1, std::memory_order_relaxed);
-  if (void* p = std::malloc(n == 0 ? 1 : n)) return p;
-  throw std::bad_alloc();
-}
-void* operator new[](std::size_t n) { return operator new(n); }
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete[](void* p) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t) noexcept { std::free(p); }
-void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
-#pragma GCC diagnostic pop
+}  // namespace
 
 namespace sluice::net {
 namespace {
@@ -109,14 +96,14 @@ TEST(ServerAllocationTest, SteadyStateRequestsNeverAllocate) {
 
   // Warm up: the connection's buffers are made at accept, once per connection slot.
   ASSERT_GE(RoundTrip(fd, request, 10), 0);
-  const long before = g_shard_allocations.load();
+  const long before = sluice::testing::Allocations();
   long denied = 0;
   for (int i = 0; i < 2000; ++i) {
     const int d = RoundTrip(fd, request, 1 + i % 64);
     ASSERT_GE(d, 0);
     denied += d;
   }
-  const long after = g_shard_allocations.load();
+  const long after = sluice::testing::Allocations();
   ::close(fd);
   EXPECT_EQ(after - before, 0) << "allocations on shard threads during steady traffic";
   EXPECT_GT(denied, 0);  // both answers were exercised
