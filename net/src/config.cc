@@ -22,6 +22,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
+#include "sluice/net/http_target.h"
 #include "sluice/policy.h"
 #include "yaml_guard.h"
 
@@ -97,6 +98,25 @@ bool IsPathPrefix(std::string_view s) {
   if (s.empty() || s.front() != '/') return false;
   return std::all_of(s.begin(), s.end(),
                      [](char c) { return c > 0x20 && c < 0x7f && c != '?' && c != '#'; });
+}
+
+// A prefix no normalised path starts with (http_target.h): a percent-encoded octet, "//", or a
+// "." or ".." segment followed by '/'. The normalised spelling, to suggest; empty if none.
+std::optional<std::string> UnnormalisedPrefix(std::string_view s) {
+  bool encoded = false;
+  for (std::size_t i = 0; i + 2 < s.size(); ++i) {
+    const auto hex = [](char c) { return absl::ascii_isxdigit(static_cast<unsigned char>(c)); };
+    if (s[i] == '%' && hex(s[i + 1]) && hex(s[i + 2])) encoded = true;
+  }
+  const std::string slashed = std::string(s) + "/";  // a dot segment ends at '/' or the end
+  if (!encoded && s.find("//") == std::string_view::npos &&
+      slashed.find("/./") == std::string::npos && slashed.find("/../") == std::string::npos) {
+    return std::nullopt;
+  }
+  std::string scratch(s.size(), '\0');
+  const NormalisedPath n = NormalisePath(s, scratch.data(), scratch.size());
+  if (n.status != NormalisedPath::Status::kOk) return std::string();
+  return std::string(n.path);
 }
 
 // A strict decimal: digits only, no sign, no spaces, no overflow.
@@ -574,13 +594,19 @@ class ConfigParser {
 
   void ParseMatch(const YAML::Node& node, const std::string& label, PolicyMatch& match) {
     const std::string what = absl::StrCat(label, " match");
-    const auto fields = MapFields(node, what, {"path_prefix", "method"});
+    const auto fields = MapFields(node, what, {"path_prefix", "method", "case_insensitive"});
     if (!fields) return;
     if (const YAML::Node* n = fields->Find("path_prefix")) {
       if (auto prefix = Scalar(*n, absl::StrCat(what, " path_prefix"))) {
         if (!IsPathPrefix(*prefix)) {
           Fail(*n, absl::StrCat(what, ": path_prefix ", Quoted(*prefix),
                                 " must start with '/' and hold no spaces, '?' or '#'"));
+        } else if (const auto normal = UnnormalisedPrefix(*prefix)) {
+          Fail(*n,
+               absl::StrCat(what, ": path_prefix ", Quoted(*prefix),
+                            " never matches: requests are matched by their decoded, "
+                            "normalised path",
+                            normal->empty() ? "" : absl::StrCat(" (use ", Quoted(*normal), ")")));
         } else {
           match.path_prefix = *std::move(prefix);
         }
@@ -598,9 +624,18 @@ class ConfigParser {
           Fail(*n, absl::StrCat(what, ": method ", Quoted(*method),
                                 " never matches: HTTP methods are case-sensitive (use ",
                                 Quoted(upper), ")"));
+        } else if (!IsValidMethod(*method)) {
+          Fail(*n, absl::StrCat(what, ": method ", Quoted(*method),
+                                " never matches: sluiced accepts methods of upper-case letters, "
+                                "'-' and '_' only"));
         } else {
           match.method = *std::move(method);
         }
+      }
+    }
+    if (const YAML::Node* n = fields->Find("case_insensitive")) {
+      if (const auto v = Bool(*n, absl::StrCat(what, " case_insensitive"))) {
+        match.case_insensitive = *v;
       }
     }
   }
@@ -986,7 +1021,7 @@ std::string ToYaml(const ServerConfig& config) {
   for (const ServerPolicy& p : config.policies) {
     out << YAML::BeginMap;
     out << YAML::Key << "name" << YAML::Value << YAML::DoubleQuoted << p.name;
-    if (!p.match.path_prefix.empty() || !p.match.method.empty()) {
+    if (!p.match.path_prefix.empty() || !p.match.method.empty() || p.match.case_insensitive) {
       out << YAML::Key << "match" << YAML::Value << YAML::BeginMap;
       if (!p.match.path_prefix.empty()) {
         out << YAML::Key << "path_prefix" << YAML::Value << YAML::DoubleQuoted
@@ -995,6 +1030,7 @@ std::string ToYaml(const ServerConfig& config) {
       if (!p.match.method.empty()) {
         out << YAML::Key << "method" << YAML::Value << YAML::DoubleQuoted << p.match.method;
       }
+      if (p.match.case_insensitive) out << YAML::Key << "case_insensitive" << YAML::Value << true;
       out << YAML::EndMap;
     }
     out << YAML::Key << "key" << YAML::Value << YAML::BeginSeq;
@@ -1031,8 +1067,8 @@ std::string Summary(const ServerConfig& config) {
   }
   for (const ServerPolicy& p : config.policies) {
     absl::StrAppend(&s, "policy ", p.name, ": ", p.match.method.empty() ? "*" : p.match.method, " ",
-                    p.match.path_prefix.empty() ? "/" : p.match.path_prefix, "*, key ",
-                    KeyToString(p.key));
+                    p.match.path_prefix.empty() ? "/" : p.match.path_prefix, "*",
+                    p.match.case_insensitive ? " (any case)" : "", ", key ", KeyToString(p.key));
     const ForwardedConfig* fwd = p.forwarded_mode == ForwardedMode::kOwn   ? &p.forwarded
                                  : p.forwarded_mode == ForwardedMode::kOff ? nullptr
                                  : config.forwarded                        ? &*config.forwarded

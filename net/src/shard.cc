@@ -138,6 +138,7 @@ void Shard::Loop::SwitchRuntime() {
   if (next == nullptr) return;
   runtime_ = next;
   limits_ = &runtime_->config.limits.http;
+  request_->ReservePath(limits_->max_uri_bytes);  // only at start and at a reload
   max_response_ = runtime_->responses->max_response_bytes();
   if (scratch_.buffer.size() < runtime_->policies->scratch_bytes()) {
     scratch_.buffer.resize(runtime_->policies->scratch_bytes());  // only at a reload

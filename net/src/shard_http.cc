@@ -166,6 +166,13 @@ void Shard::Loop::Answer(Connection& c, std::uint32_t slot) {
   rt.policies->Evaluate(req, reinterpret_cast<const sockaddr*>(&c.peer), nanoseconds(now_),
                         scratch_, outcome_);
   ShardMetrics& m = shard_.metrics_;
+  if (outcome_.refusal != Refusal::kNone) {
+    // A repeated key header, or a trusted proxy's uri/method we cannot read: nothing was
+    // consumed; 400 and close, as for a malformed head.
+    m.refusals[static_cast<std::size_t>(outcome_.refusal)].Add();
+    AnswerError(c, slot, 400);
+    return;
+  }
   if (!outcome_.matched) {
     m.requests_unmatched.Add();
   } else if (outcome_.allowed) {
@@ -183,6 +190,8 @@ void Shard::Loop::Answer(Connection& c, std::uint32_t slot) {
     if (pr.missing_key) {
       pm.missing_key.Add();
       pm.denied.Add();
+    } else if (pr.refunded) {
+      pm.refunded.Add();
     } else if (pr.allowed) {
       pm.admitted.Add();
     } else if (pr.shadow) {
@@ -191,7 +200,7 @@ void Shard::Loop::Answer(Connection& c, std::uint32_t slot) {
       pm.denied.Add();
     }
   }
-  if (shard_.options_.log != nullptr && outcome_.matched && outcome_.reported >= 0) {
+  if (shard_.options_.log != nullptr && outcome_.matched && outcome_.log_policy >= 0) {
     LogDecision(c, req);
   }
   // "Expect: 100-continue" with a body: we answer without asking for the body, so the client
@@ -209,7 +218,8 @@ void Shard::Loop::Answer(Connection& c, std::uint32_t slot) {
 
 void Shard::Loop::LogDecision(const Connection& c, const HttpRequest& req) {
   const Runtime& rt = *runtime_;
-  bool log = !outcome_.allowed;
+  // Denials, and what a shadow policy would have denied (the log is where shadow policies show).
+  bool log = !outcome_.allowed || (outcome_.log_shadow && !outcome_.log_decision.allowed);
   if (!log && rt.config.log.sample_admits > 0) {
     rng_ ^= rng_ << 13;  // xorshift64: a sample, not a secret
     rng_ ^= rng_ >> 7;
@@ -220,11 +230,12 @@ void Shard::Loop::LogDecision(const Connection& c, const HttpRequest& req) {
   LogRecord rec;
   rec.unix_ns = unix_now_;
   rec.status = static_cast<std::uint16_t>(outcome_.allowed ? 200 : rt.config.deny_status);
-  rec.retry_after_ns = outcome_.decision.retry_after.count();
-  const std::string& name = rt.policies->policy(static_cast<std::size_t>(outcome_.reported)).name;
+  rec.retry_after_ns = outcome_.log_decision.retry_after.count();
+  rec.shadow = outcome_.log_shadow;
+  const std::string& name = rt.policies->policy(static_cast<std::size_t>(outcome_.log_policy)).name;
   rec.policy_len = static_cast<std::uint8_t>(std::min(name.size(), sizeof rec.policy));
   std::memcpy(rec.policy, name.data(), rec.policy_len);
-  rec.key_len = static_cast<std::uint8_t>(FormatKey(outcome_.key, rec.key, sizeof rec.key));
+  rec.key_len = static_cast<std::uint8_t>(FormatKey(outcome_.log_key, rec.key, sizeof rec.key));
   if (c.peer.ss_family == AF_INET) {
     rec.family = AF_INET;
     std::memcpy(rec.address, &reinterpret_cast<const sockaddr_in&>(c.peer).sin_addr, 4);
@@ -233,7 +244,7 @@ void Shard::Loop::LogDecision(const Connection& c, const HttpRequest& req) {
     std::memcpy(rec.address, &reinterpret_cast<const sockaddr_in6&>(c.peer).sin6_addr, 16);
   }
   rec.forwarded_size = static_cast<std::uint8_t>(
-      rt.policies->ForwardedClient(static_cast<std::size_t>(outcome_.reported), req,
+      rt.policies->ForwardedClient(static_cast<std::size_t>(outcome_.log_policy), req,
                                    reinterpret_cast<const sockaddr*>(&c.peer), rec.forwarded));
   if (!shard_.options_.log->Push(shard_.options_.index, rec)) shard_.metrics_.log_dropped.Add();
 }
