@@ -356,6 +356,11 @@ std::uint64_t MetricSum(const std::string& text, const std::string& series) {
   return total;
 }
 
+int StatusOf(std::uint16_t port, const std::string& raw_request) {
+  const auto r = Get(port, raw_request);
+  return r ? r->status : 0;
+}
+
 TempFile::TempFile() {
   char path[] = "/tmp/sluiced-e2e-XXXXXX";
   const int fd = mkstemp(path);

@@ -116,6 +116,8 @@ class Client {
 // One request, one response, on a fresh connection.
 std::optional<Response> Get(std::uint16_t port, const std::string& raw_request);
 std::string Request(const std::string& path, const std::string& extra_headers = "");
+// The status of the answer to `raw_request` on a fresh connection; 0 when there is none.
+int StatusOf(std::uint16_t port, const std::string& raw_request);
 
 // Calls `condition` every few milliseconds until it holds (true) or `timeout` passes (false).
 bool PollUntil(const std::function<bool()>& condition, std::chrono::milliseconds timeout);
