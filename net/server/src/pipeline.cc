@@ -1,21 +1,72 @@
-// What received bytes become: requests parsed in place, policies evaluated, answers written
-// into the connection's output. The ring plumbing around it is in shard.cc.
+// The pipeline (pipeline.h): requests parsed in place, policies evaluated, answers written
+// into the connection's output. The ring plumbing around it is in ring_loop.cc.
+#include "pipeline.h"
+
 #include <netinet/in.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
-
-#include "shard_loop.h"
 
 namespace sluice::net {
 
 using std::chrono::nanoseconds;
 
-bool Shard::Loop::KeepInput(Connection& c, std::uint32_t slot, const char* data, std::size_t len) {
+Pipeline::Pipeline(ShardMetrics& metrics, std::size_t shard_index, DecisionLog* log,
+                   std::size_t receive_bytes, std::size_t max_connections)
+    : metrics_(metrics),
+      shard_index_(shard_index),
+      log_(log),
+      receive_bytes_(receive_bytes),
+      max_connections_(max_connections) {}
+
+void Pipeline::SetRuntime(const Runtime& runtime) {
+  runtime_ = &runtime;
+  limits_ = &runtime_->config.limits.http;
+  request_->ReservePath(limits_->max_uri_bytes);  // only at start and at a reload
+  max_response_ = runtime_->responses->max_response_bytes();
+  if (scratch_.buffer.size() < runtime_->policies->scratch_bytes()) {
+    scratch_.buffer.resize(runtime_->policies->scratch_bytes());  // only at a reload
+  }
+  // Buffer sizes are fixed at start (limits that size them need a restart).
+  if (!in_pool_) {
+    // Input: a partial head and a receive buffer in hand; deep pipelines move to a big buffer.
+    const std::size_t in_bytes = limits_->max_header_bytes + 2 * receive_bytes_;
+    const std::size_t out_bytes =
+        std::max(runtime_->config.limits.max_output_bytes, 4 * max_response_);
+    const std::size_t conns = max_connections_;
+    const std::size_t third = kBufferBudgetBytes / 3;
+    in_pool_ = std::make_unique<BufferPool>(in_bytes, std::min(conns, third / in_bytes));
+    big_in_pool_ = std::make_unique<BufferPool>(std::max(kMaxPendingInput, 2 * in_bytes),
+                                                std::min(conns, third / kMaxPendingInput));
+    out_pool_ = std::make_unique<BufferPool>(out_bytes, std::min(conns, third / out_bytes));
+  }
+}
+
+void Pipeline::Tick(std::int64_t now_ns, std::chrono::system_clock::time_point wall) noexcept {
+  now_ = now_ns;
+  unix_now_ = std::chrono::duration_cast<nanoseconds>(wall.time_since_epoch()).count();
+  date_.Refresh(wall);
+}
+
+void Pipeline::Open(Stream& s, std::uint64_t id) noexcept {
+  s.id = id;
+  s.framer = BodyFramer();
+  s.in_len = s.in_cap = s.out_start = s.out_len = 0;
+  s.paused = s.awaiting = s.final = s.failed = false;
+  s.head_started = now_;  // the first head is awaited from now: header_timeout applies
+}
+
+void Pipeline::Fail(Stream& s) noexcept {
+  s.failed = true;
+  effects_.close = true;
+}
+
+bool Pipeline::KeepInput(Stream& c, const char* data, std::size_t len) {
   if (c.in == nullptr) {
     if ((c.in = in_pool_->Acquire()) == nullptr) {
-      shard_.metrics_.buffer_exhausted.Add();
-      Kill(c, slot);
+      metrics_.buffer_exhausted.Add();
+      Fail(c);
       return false;
     }
     c.in_cap = static_cast<std::uint32_t>(in_pool_->bytes());
@@ -25,8 +76,8 @@ bool Shard::Loop::KeepInput(Connection& c, std::uint32_t slot, const char* data,
       // A deep pipeline: move to a big buffer (returned once the input is answered).
       char* big = big_in_pool_->Acquire();
       if (big == nullptr) {
-        shard_.metrics_.buffer_exhausted.Add();
-        Kill(c, slot);
+        metrics_.buffer_exhausted.Add();
+        Fail(c);
         return false;
       }
       std::memcpy(big, c.in, c.in_len);
@@ -35,8 +86,8 @@ bool Shard::Loop::KeepInput(Connection& c, std::uint32_t slot, const char* data,
       c.in_cap = static_cast<std::uint32_t>(big_in_pool_->bytes());
     } else {
       // More unanswered input than kMaxPendingInput: not a client reading its answers.
-      shard_.metrics_.input_overflows.Add();
-      Kill(c, slot);
+      metrics_.input_overflows.Add();
+      Fail(c);
       return false;
     }
   }
@@ -45,94 +96,121 @@ bool Shard::Loop::KeepInput(Connection& c, std::uint32_t slot, const char* data,
   return true;
 }
 
-void Shard::Loop::ReleaseInput(Connection& c) {
+void Pipeline::ReleaseInput(Stream& c) noexcept {
   if (c.in == nullptr) return;
   (c.in_cap == in_pool_->bytes() ? in_pool_ : big_in_pool_)->Release(c.in);
   c.in = nullptr;
   c.in_cap = 0;
 }
 
-void Shard::Loop::DropInputIfEmpty(Connection& c) {
+void Pipeline::Close(Stream& c) noexcept {
+  ReleaseInput(c);
+  if (c.out != nullptr) out_pool_->Release(c.out);
+  c.out = nullptr;
+}
+
+// Answers the input that waited in c.in, as far as the output has room.
+void Pipeline::ReadKept(Stream& c) {
+  if (c.in_len == 0) return;
+  const std::size_t used = Drive(c, c.in, c.in_len);
+  c.in_len -= static_cast<std::uint32_t>(used);
+  if (c.in_len > 0 && used > 0) std::memmove(c.in, c.in + used, c.in_len);
   if (c.in_len == 0) ReleaseInput(c);
 }
 
-void Shard::Loop::DropOutputIfEmpty(Connection& c) {
-  if (c.out != nullptr && c.out_len == 0 && !c.send_in_flight) {
-    out_pool_->Release(c.out);
-    c.out = nullptr;
-  }
-}
-
-void Shard::Loop::CloseIfDoneAfterEof(Connection& c, std::uint32_t slot) {
-  if (!c.peer_eof || c.killing || c.send_in_flight || c.out_len > c.out_start || c.paused) {
-    return;  // answers still to write or to send: FlushSends/OnSend call again
-  }
-  Kill(c, slot);
-}
-
-void Shard::Loop::OnData(Connection& c, std::uint32_t slot, const char* data, std::size_t len) {
-  c.last_activity = now_;
-  if (c.lingering || c.killing || c.close_after_send) return;  // our answer is final: discard
+Effects Pipeline::Receive(Stream& c, const char* data, std::size_t len) {
+  effects_ = {};
+  if (c.final || c.failed) return effects_;  // our answer is final: discard
   if (c.in_len > 0 || c.paused) {
-    if (!KeepInput(c, slot, data, len)) return;
-    if (c.paused) return;
+    if (!KeepInput(c, data, len)) return effects_;
+    if (c.paused) return effects_;
     // A head ends with CRLFCRLF: without a new LF nothing can complete, so a client trickling
     // a long head byte by byte does not make us re-parse it on every byte (the limits are
     // still enforced as soon as the input passes them).
     if (c.framer.done() && std::memchr(data, '\n', len) == nullptr &&
         c.in_len <= std::min(limits_->max_uri_bytes, limits_->max_header_bytes)) {
-      return;
+      return effects_;
     }
-    const std::size_t used = Drive(c, slot, c.in, c.in_len);
-    c.in_len -= static_cast<std::uint32_t>(used);
-    if (c.in_len > 0 && used > 0) std::memmove(c.in, c.in + used, c.in_len);
-    DropInputIfEmpty(c);
-    return;
+    ReadKept(c);
+    return effects_;
   }
   // Zero-copy: parse straight out of the kernel's buffer; keep only an unfinished tail.
-  const std::size_t used = Drive(c, slot, data, len);
-  if (used < len && !c.killing) KeepInput(c, slot, data + used, len - used);
+  const std::size_t used = Drive(c, data, len);
+  if (used < len && !c.failed) KeepInput(c, data + used, len - used);
+  return effects_;
 }
 
-void Shard::Loop::Resume(Connection& c, std::uint32_t slot) {
-  // The client read some answers: answer what waited, then listen again.
-  c.paused = false;
-  if (c.in_len > 0) {
-    const std::size_t used = Drive(c, slot, c.in, c.in_len);
-    c.in_len -= static_cast<std::uint32_t>(used);
-    if (c.in_len > 0 && used > 0) std::memmove(c.in, c.in + used, c.in_len);
-    DropInputIfEmpty(c);
+Effects Pipeline::Sent(Stream& c, std::size_t n) {
+  effects_ = {};
+  c.out_start += static_cast<std::uint32_t>(n);
+  if (c.out_start == c.out_len) {
+    c.out_start = c.out_len = 0;
+  } else if (c.out_start > out_pool_->bytes() / 2) {
+    std::memmove(c.out, c.out + c.out_start, c.out_len - c.out_start);
+    c.out_len -= c.out_start;
+    c.out_start = 0;
   }
-  if (!c.paused && c.recv_stopped) {
-    c.recv_stopped = false;
-    QueueRearm(c, slot);  // if the cancelled receive has not ended yet, OnRecv re-arms
+  if (c.paused && out_pool_->bytes() - c.out_len >= max_response_) {
+    // The client read some answers: answer what waited, then listen again.
+    c.paused = false;
+    ReadKept(c);
+    if (!c.paused) effects_.read_again = true;
   }
+  if (c.out != nullptr && c.out_len == 0) {
+    out_pool_->Release(c.out);
+    c.out = nullptr;
+  }
+  return effects_;
 }
 
-std::size_t Shard::Loop::Drive(Connection& c, std::uint32_t slot, const char* p, std::size_t n) {
+Effects Pipeline::Complete(Stream& c, std::string_view answer, bool keep_alive) {
+  effects_ = {};
+  if (!c.awaiting || c.failed) return effects_;
+  c.awaiting = false;
+  // The output may have been sent and handed back while the answer was awaited.
+  if (c.out == nullptr && (c.out = out_pool_->Acquire()) == nullptr) {
+    metrics_.buffer_exhausted.Add();
+    Fail(c);
+    return effects_;
+  }
+  if (out_pool_->bytes() - c.out_len < answer.size()) {
+    metrics_.buffer_exhausted.Add();
+    Fail(c);  // more than the output buffer holds: this answer cannot be queued
+    return effects_;
+  }
+  std::memcpy(c.out + c.out_len, answer.data(), answer.size());
+  c.out_len += static_cast<std::uint32_t>(answer.size());
+  effects_.send = true;
+  if (!keep_alive || stopping_) {
+    c.final = true;
+    return effects_;
+  }
+  ReadKept(c);
+  return effects_;
+}
+
+std::size_t Pipeline::Drive(Stream& c, const char* p, std::size_t n) {
   std::size_t off = 0;
   while (off < n) {
-    if (c.close_after_send || c.killing) return n;
+    if (c.final || c.failed) return n;
     if (!c.framer.done()) {
       const BodyFramer::Result r = c.framer.Feed(std::string_view(p + off, n - off));
       off += r.consumed;
       if (r.status == BodyFramer::Status::kError) {
-        shard_.metrics_.body_errors.Add();
-        AnswerError(c, slot, 400);
+        metrics_.body_errors.Add();
+        AnswerError(c, 400);
         return n;
       }
       if (r.status == BodyFramer::Status::kNeedMore) return n;
       continue;
     }
+    // The next head waits while an answer is promised: answers leave in request order.
+    if (c.awaiting) return off;
     if (c.out != nullptr && out_pool_->bytes() - c.out_len < max_response_) {
       // No room for another answer: stop until the client reads what we sent, and stop
       // reading from it meanwhile (TCP flow control then holds the rest in the client).
       c.paused = true;
-      c.throttled = true;  // when reading resumes, one buffer at a time until caught up
-      if (!c.recv_stopped) {
-        c.recv_stopped = true;
-        if (c.recv_armed) PauseRecv(c, slot);
-      }
+      effects_.stop_reading = true;
       return off;
     }
     const ParseResult r = ParseRequestHead(std::string_view(p + off, n - off), *limits_, *request_);
@@ -141,36 +219,36 @@ std::size_t Shard::Loop::Drive(Connection& c, std::uint32_t slot, const char* p,
       return off;
     }
     if (r.status == ParseResult::Status::kError) {
-      shard_.metrics_.parse_errors[static_cast<std::size_t>(r.error)].Add();
-      AnswerError(c, slot, StatusFor(r.error));
+      metrics_.parse_errors[static_cast<std::size_t>(r.error)].Add();
+      AnswerError(c, StatusFor(r.error));
       return n;
     }
     // Only a complete head takes an output buffer: a head still arriving has nothing to
     // send, and slow heads must not hold the shard's output pool.
     if (c.out == nullptr && (c.out = out_pool_->Acquire()) == nullptr) {
-      shard_.metrics_.buffer_exhausted.Add();
-      Kill(c, slot);
+      metrics_.buffer_exhausted.Add();
+      Fail(c);
       return n;
     }
     off += r.consumed;
     c.head_started = 0;
-    Answer(c, slot);
+    Answer(c);
     c.framer.Start(*request_);
   }
   return off;
 }
 
-void Shard::Loop::Answer(Connection& c, std::uint32_t slot) {
+void Pipeline::Answer(Stream& c) {
   const Runtime& rt = *runtime_;
   const HttpRequest& req = *request_;
   rt.policies->Evaluate(req, reinterpret_cast<const sockaddr*>(&c.peer), nanoseconds(now_),
                         scratch_, outcome_);
-  ShardMetrics& m = shard_.metrics_;
+  ShardMetrics& m = metrics_;
   if (outcome_.refusal != Refusal::kNone) {
     // A repeated key header, or a trusted proxy's uri/method we cannot read: nothing was
     // consumed; 400 and close, as for a malformed head.
     m.refusals[static_cast<std::size_t>(outcome_.refusal)].Add();
-    AnswerError(c, slot, 400);
+    AnswerError(c, 400);
     return;
   }
   if (!outcome_.matched) {
@@ -186,7 +264,7 @@ void Shard::Loop::Answer(Connection& c, std::uint32_t slot) {
   }
   for (std::size_t i = 0; i < outcome_.result_count; ++i) {
     const EvalOutcome::PolicyResult& pr = outcome_.results[i];
-    PolicyMetrics& pm = rt.metrics(shard_.options_.index, pr.policy);
+    PolicyMetrics& pm = rt.metrics(shard_index_, pr.policy);
     if (pr.missing_key) {
       pm.missing_key.Add();
       pm.denied.Add();
@@ -200,8 +278,13 @@ void Shard::Loop::Answer(Connection& c, std::uint32_t slot) {
       pm.denied.Add();
     }
   }
-  if (shard_.options_.log != nullptr && outcome_.matched && outcome_.log_policy >= 0) {
+  if (log_ != nullptr && outcome_.matched && outcome_.log_policy >= 0) {
     LogDecision(c, req);
+  }
+  if (forwarder_ != nullptr && outcome_.allowed) {
+    c.awaiting = true;  // Complete() writes the answer; the next head waits for it
+    forwarder_->Forward(c.id, req, outcome_);
+    return;
   }
   // "Expect: 100-continue" with a body: we answer without asking for the body, so the client
   // may never send it and its bytes cannot be told from the next request. Close after.
@@ -212,11 +295,11 @@ void Shard::Loop::Answer(Connection& c, std::uint32_t slot) {
       out_pool_->bytes() - c.out_len, req.minor_version);
   if (written == 0) std::abort();  // impossible: Drive checked room for max_response_bytes()
   c.out_len += static_cast<std::uint32_t>(written);
-  MarkDirty(c, slot);
-  if (!keep_alive) c.close_after_send = true;
+  effects_.send = true;
+  if (!keep_alive) c.final = true;
 }
 
-void Shard::Loop::LogDecision(const Connection& c, const HttpRequest& req) {
+void Pipeline::LogDecision(const Stream& c, const HttpRequest& req) {
   const Runtime& rt = *runtime_;
   // Denials, and what a shadow policy would have denied (the log is where shadow policies show).
   bool log = !outcome_.allowed || (outcome_.log_shadow && !outcome_.log_decision.allowed);
@@ -246,24 +329,24 @@ void Shard::Loop::LogDecision(const Connection& c, const HttpRequest& req) {
   rec.forwarded_size = static_cast<std::uint8_t>(
       rt.policies->ForwardedClient(static_cast<std::size_t>(outcome_.log_policy), req,
                                    reinterpret_cast<const sockaddr*>(&c.peer), rec.forwarded));
-  if (!shard_.options_.log->Push(shard_.options_.index, rec)) shard_.metrics_.log_dropped.Add();
+  if (!log_->Push(shard_index_, rec)) metrics_.log_dropped.Add();
 }
 
-void Shard::Loop::AnswerError(Connection& c, std::uint32_t slot, int status) {
+void Pipeline::AnswerError(Stream& c, int status) {
   if (c.out == nullptr && (c.out = out_pool_->Acquire()) == nullptr) {
-    shard_.metrics_.buffer_exhausted.Add();
-    Kill(c, slot);
+    metrics_.buffer_exhausted.Add();
+    Fail(c);
     return;
   }
   const std::size_t written = runtime_->responses->WriteError(status, date_, c.out + c.out_len,
                                                               out_pool_->bytes() - c.out_len);
-  c.close_after_send = true;
+  c.final = true;
   if (written == 0) {
-    Kill(c, slot);  // no room left even for the error: the stream is unusable anyway
+    Fail(c);  // no room left even for the error: the stream is unusable anyway
     return;
   }
   c.out_len += static_cast<std::uint32_t>(written);
-  MarkDirty(c, slot);
+  effects_.send = true;
 }
 
 }  // namespace sluice::net
