@@ -114,7 +114,8 @@ void FuzzWith(std::string_view input, const HttpLimits& limits, SplitRng rng) {
     }
     if (result.status == ParseResult::Status::kError) {
       const int status = StatusFor(result.error);
-      Check(status == 400 || status == 414 || status == 431 || status == 505, "error status");
+      Check(status == 400 || status == 414 || status == 431 || status == 501 || status == 505,
+            "error status");
       Check(!LabelFor(result.error).empty() && LabelFor(result.error) != "none", "error label");
       return;
     }
@@ -125,6 +126,15 @@ void FuzzWith(std::string_view input, const HttpLimits& limits, SplitRng rng) {
     Check(request.target.size() <= limits.max_uri_bytes, "target within max_uri_bytes");
     for (std::size_t i = 0; i < request.header_count; ++i) {
       Check(request.Find(request.headers[i].name) != nullptr, "Find() sees every header");
+    }
+    // The path policies see is normalised (http_target.h): no empty, "." or ".." segment.
+    if (!request.path.empty() && request.path[0] == '/') {
+      const std::string segments = std::string(request.path) + "/";
+      Check(request.path.find("//") == std::string_view::npos &&
+                segments.find("/./") == std::string::npos &&
+                segments.find("/../") == std::string::npos,
+            "path normalised");
+      Check(request.path.size() <= request.target.size(), "path no longer than the target");
     }
 
     // One byte short of the head: partial, never an error.

@@ -5,7 +5,9 @@
 // be truncated or overflow the scratch). A third set trusts both peers' forwarded headers
 // (X-Forwarded-For with two hops, X-Original-URI, X-Original-Method), and two policies carry
 // their own `forwarded:` (one trusting only the IPv4 peer, one `off`). The outcome must be
-// self-consistent.
+// self-consistent: a refusal (repeated key header, unreadable forwarded uri or method) decides
+// nothing; the headers' policy is an enforcing one; refunds happen only under a denial. The
+// forwarded uri goes through the same normaliser as the request line, into the scratch.
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -77,6 +79,16 @@ constexpr std::string_view kPolicies = R"(policies:
     rate: 50/s
     burst: 8
     forwarded: off
+  - name: any-case
+    match: {path_prefix: /Login, case_insensitive: true}
+    key: [path, ip]
+    rate: 1/m
+    burst: 2
+  - name: shadow-path
+    key: path
+    mode: shadow
+    rate: 1/h
+    burst: 1
 )";
 
 void Check(bool condition, const char* what) {
@@ -126,6 +138,12 @@ void Evaluate(Set& s, const sluice::net::HttpRequest& request, const sockaddr* p
   static EvalOutcome outcome;
   s.set->Evaluate(request, peer, now, *s.scratch, outcome);
   const auto policies = static_cast<int>(s.set->size());
+  if (outcome.refusal != sluice::net::Refusal::kNone) {
+    Check(static_cast<std::size_t>(outcome.refusal) < sluice::net::kRefusalKinds, "refusal kind");
+    Check(!outcome.matched && outcome.result_count == 0 && outcome.reported == -1,
+          "a refusal decides nothing");
+    return;
+  }
   Check(outcome.result_count <= s.set->size(), "result_count <= policies");
   Check(outcome.reported >= -1 && outcome.reported < policies, "reported in range");
   if (!outcome.matched) {
@@ -141,12 +159,16 @@ void Evaluate(Set& s, const sluice::net::HttpRequest& request, const sockaddr* p
     const bool shadow = s.set->policy(r.policy).mode == sluice::net::PolicyMode::kShadow;
     Check(r.shadow == shadow, "shadow flag matches the policy");
     if (!r.allowed && !r.shadow) enforced_denial = true;
+    if (r.refunded) Check(r.allowed && !outcome.allowed, "refunded: admitted, then denied");
   }
   if (outcome.result_count > 0) Check(outcome.matched, "results imply matched");
   Check(outcome.allowed == !enforced_denial, "allowed iff no enforcing policy denied");
   Check(static_cast<std::size_t>(outcome.forwarded_missing) < sluice::net::kForwardedMissingKinds,
         "forwarded_missing in range");
   if (outcome.reported >= 0) {
+    Check(s.set->policy(static_cast<std::size_t>(outcome.reported)).mode ==
+              sluice::net::PolicyMode::kEnforce,
+          "headers report enforcing policies only");
     Check(outcome.decision.remaining >= 0 &&
               static_cast<std::uint64_t>(outcome.decision.remaining) <=
                   s.set->policy(static_cast<std::size_t>(outcome.reported)).burst,

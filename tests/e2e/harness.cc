@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <cctype>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
@@ -353,6 +354,74 @@ std::uint64_t MetricSum(const std::string& text, const std::string& series) {
     if (match) total += std::strtoull(line.c_str() + space + 1, nullptr, 10);
   }
   return total;
+}
+
+int StatusOf(std::uint16_t port, const std::string& raw_request) {
+  const auto r = Get(port, raw_request);
+  return r ? r->status : 0;
+}
+
+TempFile::TempFile() {
+  char path[] = "/tmp/sluiced-e2e-XXXXXX";
+  const int fd = mkstemp(path);
+  if (fd >= 0) {
+    ::close(fd);
+    path_ = path;
+  }
+}
+
+TempFile::~TempFile() {
+  if (!path_.empty()) std::remove(path_.c_str());
+}
+
+std::vector<std::string> TempFile::Lines() const {
+  std::vector<std::string> lines;
+  std::ifstream in(path_);
+  for (std::string line; std::getline(in, line);) {
+    if (!line.empty()) lines.push_back(line);
+  }
+  return lines;
+}
+
+std::vector<std::string> TempFile::WaitForLines(std::size_t count) const {
+  std::vector<std::string> lines;
+  PollUntil(
+      [&] {
+        lines = Lines();
+        return lines.size() >= count;
+      },
+      std::chrono::seconds(10));
+  return lines;
+}
+
+std::string JsonField(const std::string& line, const std::string& field) {
+  const std::string marker = "\"" + field + "\":";
+  const std::size_t at = line.find(marker);
+  if (at == std::string::npos) return "";
+  const std::size_t from = at + marker.size();
+  std::size_t to = from;
+  if (to < line.size() && line[to] == '"') {
+    to = line.find('"', to + 1);
+    return to == std::string::npos ? "" : line.substr(from, to + 1 - from);
+  }
+  while (to < line.size() && line[to] != ',' && line[to] != '}') ++to;
+  return line.substr(from, to - from);
+}
+
+std::uint64_t WaitForMetric(const Sluiced& server, const std::string& series,
+                            std::uint64_t at_least) {
+  std::uint64_t value = 0;
+  PollUntil(
+      [&] {
+        value = server.Metric(series);
+        return value >= at_least;
+      },
+      std::chrono::seconds(10));
+  return value;
+}
+
+std::string PolicySeries(const std::string& policy, const std::string& decision) {
+  return "sluice_policy_decisions_total{policy=\"" + policy + "\",decision=\"" + decision + "\"}";
 }
 
 }  // namespace sluice::e2e

@@ -116,6 +116,8 @@ class Client {
 // One request, one response, on a fresh connection.
 std::optional<Response> Get(std::uint16_t port, const std::string& raw_request);
 std::string Request(const std::string& path, const std::string& extra_headers = "");
+// The status of the answer to `raw_request` on a fresh connection; 0 when there is none.
+int StatusOf(std::uint16_t port, const std::string& raw_request);
 
 // Calls `condition` every few milliseconds until it holds (true) or `timeout` passes (false).
 bool PollUntil(const std::function<bool()>& condition, std::chrono::milliseconds timeout);
@@ -124,6 +126,37 @@ bool PollUntil(const std::function<bool()>& condition, std::chrono::milliseconds
 // (all its label sets are summed) or a name with labels written exactly as the server
 // prints them, e.g. sluice_requests_total{outcome="denied"}. 0 when absent.
 std::uint64_t MetricSum(const std::string& text, const std::string& series);
+
+// A fresh, empty file under /tmp (a decision log, say); removed at scope exit. path() is empty
+// when it could not be made.
+class TempFile {
+ public:
+  TempFile();
+  ~TempFile();
+  TempFile(const TempFile&) = delete;
+  TempFile& operator=(const TempFile&) = delete;
+  const std::string& path() const { return path_; }
+  // Its non-empty lines, now.
+  std::vector<std::string> Lines() const;
+  // Polls until it holds at least `count` lines (or 10 s pass); returns the lines seen last.
+  std::vector<std::string> WaitForLines(std::size_t count) const;
+
+ private:
+  std::string path_;
+};
+
+// The raw value of `"field":` in a flat JSON object line: a number, or a string with its
+// quotes. Empty when absent. (The decision log's lines are flat; the strings the tests look
+// for hold no quotes.)
+std::string JsonField(const std::string& line, const std::string& field);
+
+// Polls /metrics until `series` (as in MetricSum) reaches at least `at_least`, for at most
+// 10 s; returns the last value seen.
+std::uint64_t WaitForMetric(const Sluiced& server, const std::string& series,
+                            std::uint64_t at_least);
+
+// sluice_policy_decisions_total{policy="POLICY",decision="DECISION"}
+std::string PolicySeries(const std::string& policy, const std::string& decision);
 
 }  // namespace sluice::e2e
 

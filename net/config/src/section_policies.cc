@@ -3,9 +3,12 @@
 #include <algorithm>
 #include <iterator>
 #include <limits>
+#include <optional>
+#include <string>
 
 #include "absl/strings/ascii.h"
 #include "sections.h"
+#include "sluice/net/http/http_target.h"
 #include "sluice/policy.h"
 
 namespace sluice::net {
@@ -29,9 +32,29 @@ bool IsPathPrefix(std::string_view s) {
                      [](char c) { return c > 0x20 && c < 0x7f && c != '?' && c != '#'; });
 }
 
+// A prefix no normalised path starts with (http_target.h): a percent-encoded octet, "//", or a
+// "." or ".." segment followed by '/' (a final "." or ".." may go on as a name: "/api/." is a
+// prefix of "/api/.well-known"). The normalised spelling, to suggest; empty if none.
+std::optional<std::string> UnnormalisedPrefix(std::string_view s) {
+  bool encoded = false;
+  for (std::size_t i = 0; i + 2 < s.size(); ++i) {
+    const auto hex = [](char c) { return absl::ascii_isxdigit(static_cast<unsigned char>(c)); };
+    if (s[i] == '%' && hex(s[i + 1]) && hex(s[i + 2])) encoded = true;
+  }
+  if (!encoded && s.find("//") == std::string_view::npos &&
+      s.find("/./") == std::string_view::npos && s.find("/../") == std::string_view::npos) {
+    return std::nullopt;
+  }
+  std::string scratch(s.size(), '\0');
+  const NormalisedPath n = NormalisePath(s, scratch.data(), scratch.size());
+  if (n.status != NormalisedPath::Status::kOk) return std::string();
+  return std::string(n.path);
+}
+
 void ParseMatch(ConfigReader& reader, const YAML::Node& node, const std::string& label,
                 PolicyMatch& match) {
-  auto fields = reader.Map(node, absl::StrCat(label, " match"), {"path_prefix", "method"});
+  auto fields = reader.Map(node, absl::StrCat(label, " match"),
+                           {"path_prefix", "method", "case_insensitive"});
   if (!fields) return;
   const std::string& what = fields->label();
   if (const YAML::Node* n = fields->Find("path_prefix")) {
@@ -39,6 +62,12 @@ void ParseMatch(ConfigReader& reader, const YAML::Node& node, const std::string&
       if (!IsPathPrefix(*prefix)) {
         reader.Fail(*n, absl::StrCat(what, ": path_prefix ", Quoted(*prefix),
                                      " must start with '/' and hold no spaces, '?' or '#'"));
+      } else if (const auto normal = UnnormalisedPrefix(*prefix)) {
+        reader.Fail(
+            *n, absl::StrCat(what, ": path_prefix ", Quoted(*prefix),
+                             " never matches: requests are matched by their decoded, "
+                             "normalised path",
+                             normal->empty() ? "" : absl::StrCat(" (use ", Quoted(*normal), ")")));
       } else {
         match.path_prefix = *std::move(prefix);
       }
@@ -56,11 +85,16 @@ void ParseMatch(ConfigReader& reader, const YAML::Node& node, const std::string&
         reader.Fail(*n, absl::StrCat(what, ": method ", Quoted(*method),
                                      " never matches: HTTP methods are case-sensitive (use ",
                                      Quoted(upper), ")"));
+      } else if (!IsValidMethod(*method)) {
+        reader.Fail(*n, absl::StrCat(what, ": method ", Quoted(*method),
+                                     " never matches: sluiced accepts methods of upper-case "
+                                     "letters, '-' and '_' only"));
       } else {
         match.method = *std::move(method);
       }
     }
   }
+  fields->Bool("case_insensitive", match.case_insensitive);
 }
 
 void ParseKey(ConfigReader& reader, const YAML::Node& node, const std::string& label,
@@ -238,7 +272,7 @@ void EmitPolicies(YAML::Emitter& out, const ServerConfig& config) {
   for (const ServerPolicy& p : config.policies) {
     out << YAML::BeginMap;
     out << YAML::Key << "name" << YAML::Value << YAML::DoubleQuoted << p.name;
-    if (!p.match.path_prefix.empty() || !p.match.method.empty()) {
+    if (!p.match.path_prefix.empty() || !p.match.method.empty() || p.match.case_insensitive) {
       out << YAML::Key << "match" << YAML::Value << YAML::BeginMap;
       if (!p.match.path_prefix.empty()) {
         out << YAML::Key << "path_prefix" << YAML::Value << YAML::DoubleQuoted
@@ -247,6 +281,7 @@ void EmitPolicies(YAML::Emitter& out, const ServerConfig& config) {
       if (!p.match.method.empty()) {
         out << YAML::Key << "method" << YAML::Value << YAML::DoubleQuoted << p.match.method;
       }
+      if (p.match.case_insensitive) out << YAML::Key << "case_insensitive" << YAML::Value << true;
       out << YAML::EndMap;
     }
     out << YAML::Key << "key" << YAML::Value << YAML::BeginSeq;

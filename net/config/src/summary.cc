@@ -40,8 +40,8 @@ std::string Summary(const ServerConfig& config) {
   }
   for (const ServerPolicy& p : config.policies) {
     absl::StrAppend(&s, "policy ", p.name, ": ", p.match.method.empty() ? "*" : p.match.method, " ",
-                    p.match.path_prefix.empty() ? "/" : p.match.path_prefix, "*, key ",
-                    KeyToString(p.key));
+                    p.match.path_prefix.empty() ? "/" : p.match.path_prefix, "*",
+                    p.match.case_insensitive ? " (any case)" : "", ", key ", KeyToString(p.key));
     const ForwardedConfig* fwd = p.forwarded_mode == ForwardedMode::kOwn   ? &p.forwarded
                                  : p.forwarded_mode == ForwardedMode::kOff ? nullptr
                                  : config.forwarded                        ? &*config.forwarded

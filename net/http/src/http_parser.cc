@@ -14,12 +14,15 @@
 #include <limits>
 #include <string_view>
 
+#include "sluice/net/http/http_target.h"
+
 namespace sluice::net {
 namespace {
 
 // Byte classes. kToken: RFC 9110 tchar. kTarget: visible ASCII, the request target. kValue: a
-// field-value byte (VCHAR, obs-text, SP, HTAB). kOws: SP or HTAB.
-enum : std::uint8_t { kToken = 1, kTarget = 2, kValue = 4, kOws = 8 };
+// field-value byte (VCHAR, obs-text, SP, HTAB). kOws: SP or HTAB. kMethod: what a method may
+// hold (IsValidMethod in http_target.h).
+enum : std::uint8_t { kToken = 1, kTarget = 2, kValue = 4, kOws = 8, kMethod = 16 };
 
 constexpr std::array<std::uint8_t, 256> MakeByteClasses() {
   std::array<std::uint8_t, 256> table{};
@@ -33,6 +36,7 @@ constexpr std::array<std::uint8_t, 256> MakeByteClasses() {
     if (c >= 0x21 && c <= 0x7E) bits |= kTarget;
     if ((c >= 0x20 && c <= 0x7E) || c == '\t' || c >= 0x80) bits |= kValue;
     if (c == ' ' || c == '\t') bits |= kOws;
+    if ((c >= 'A' && c <= 'Z') || c == '-' || c == '_') bits |= kMethod;
     table[c] = static_cast<std::uint8_t>(bits);
   }
   return table;
@@ -89,14 +93,6 @@ ParseError ForEachListElement(std::string_view list, Fn&& fn) noexcept {
   }
 }
 
-// The transfer codings we can skip through when chunked is applied last (the body is never
-// decoded, only framed). Anything else is refused rather than guessed.
-bool IsKnownCoding(std::string_view coding) noexcept {
-  return EqualsIgnoreCase(coding, "gzip") || EqualsIgnoreCase(coding, "x-gzip") ||
-         EqualsIgnoreCase(coding, "deflate") || EqualsIgnoreCase(coding, "compress") ||
-         EqualsIgnoreCase(coding, "x-compress");
-}
-
 class HeadParser {
  public:
   HeadParser(std::string_view input, const HttpLimits& limits, HttpRequest& request) noexcept
@@ -150,7 +146,7 @@ class HeadParser {
   // METHOD SP request-target SP HTTP/D.D CRLF
   ParseError ParseRequestLine() noexcept {
     const char* const method_begin = p_;
-    p_ = SkipClass(p_, end_, kToken);
+    p_ = SkipClass(p_, end_, kMethod);
     if (p_ == end_) return kStarved;
     if (*p_ != ' ' || p_ == method_begin) return ParseError::kBadRequestLine;
     const std::string_view method(method_begin, static_cast<std::size_t>(p_ - method_begin));
@@ -182,39 +178,32 @@ class HeadParser {
     return SetPath(method, target);
   }
 
-  // The path of the target, and the form of the target checked against the method.
+  // The form of the target checked against the method, and its normalised path.
   ParseError SetPath(std::string_view method, std::string_view target) noexcept {
-    if (target.front() == '/') {  // origin-form
-      request_.path = target.substr(0, target.find('?'));
-      return ParseError::kNone;
-    }
     if (target == "*") {  // asterisk-form
       if (method != "OPTIONS") return ParseError::kBadRequestLine;
       request_.path = target;
       return ParseError::kNone;
     }
-    if (method == "CONNECT") {  // authority-form
+    if (method == "CONNECT" && target.front() != '/') {  // authority-form
+      if (!IsValidAuthority(target, true)) return ParseError::kBadRequestLine;
       request_.path = target;
       return ParseError::kNone;
     }
-    // absolute-form: scheme "://" authority [ "/" path ] [ "?" query ]
-    std::size_t i = 0;
-    const auto is_alpha = [](char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); };
-    if (!is_alpha(target[0])) return ParseError::kBadRequestLine;
-    while (i < target.size() && (is_alpha(target[i]) || IsDigit(target[i]) || target[i] == '+' ||
-                                 target[i] == '-' || target[i] == '.')) {
-      ++i;
+    std::string_view raw;  // origin-form or absolute-form
+    if (!RawPathOfTarget(target, raw)) return ParseError::kBadRequestLine;
+    const NormalisedPath normalised =
+        NormalisePath(raw, request_.path_buffer.data(), request_.path_buffer.size());
+    switch (normalised.status) {
+      case NormalisedPath::Status::kOk:
+        request_.path = normalised.path;
+        return ParseError::kNone;
+      case NormalisedPath::Status::kTooLong:
+        return ParseError::kUriTooLong;  // only with a buffer smaller than the URI limit
+      case NormalisedPath::Status::kBadPath:
+        break;
     }
-    if (target.substr(i, 3) != "://") return ParseError::kBadRequestLine;
-    const std::string_view rest = target.substr(i + 3);
-    const std::size_t path_begin = rest.find_first_of("/?");
-    if (path_begin == std::string_view::npos || rest[path_begin] == '?') {
-      request_.path = "/";  // static storage: no path means "/" (RFC 9112 section 3.2.1)
-    } else {
-      const std::string_view path = rest.substr(path_begin);
-      request_.path = path.substr(0, path.find('?'));
-    }
-    return ParseError::kNone;
+    return ParseError::kBadPath;
   }
 
   // field-name ":" OWS field-value OWS CRLF, at a line that is not the empty line.
@@ -283,6 +272,8 @@ class HeadParser {
   }
 
   // Codings in order, over all Transfer-Encoding lines; chunked must come last and only once.
+  // Another coding before it is remembered: Finish() answers 501 once the framing is known to
+  // be sound (a framing conflict is the graver error, and a 400).
   ParseError OnTransferEncoding(std::string_view value) noexcept {
     transfer_encoding_seen_ = true;
     return ForEachListElement(value, [this](std::string_view coding) noexcept {
@@ -290,8 +281,8 @@ class HeadParser {
       if (chunked_last_) return ParseError::kBadTransferEncoding;  // something after chunked
       if (EqualsIgnoreCase(coding, "chunked")) {
         chunked_last_ = true;
-      } else if (!IsKnownCoding(coding)) {
-        return ParseError::kBadTransferEncoding;
+      } else {
+        other_coding_ = true;
       }
       return ParseError::kNone;
     });
@@ -310,6 +301,7 @@ class HeadParser {
       if (request_.minor_version == 0) return Fail(ParseError::kBadTransferEncoding);
       if (content_length_seen_) return Fail(ParseError::kLengthAndChunked);
       if (!chunked_last_) return Fail(ParseError::kBadTransferEncoding);
+      if (other_coding_) return Fail(ParseError::kUnsupportedTransferCoding);
       request_.body = BodyKind::kChunked;
     } else if (content_length_seen_) {
       request_.body = BodyKind::kContentLength;
@@ -347,6 +339,7 @@ class HeadParser {
   bool content_length_seen_ = false;
   bool transfer_encoding_seen_ = false;
   bool chunked_last_ = false;
+  bool other_coding_ = false;
   bool connection_close_ = false;
   bool connection_keep_alive_ = false;
 };
@@ -370,6 +363,8 @@ int StatusFor(ParseError error) noexcept {
       return 414;
     case ParseError::kBadVersion:
       return 505;
+    case ParseError::kUnsupportedTransferCoding:
+      return 501;
     case ParseError::kBadRequestLine:
     case ParseError::kBadHeader:
     case ParseError::kObsFold:
@@ -377,6 +372,7 @@ int StatusFor(ParseError error) noexcept {
     case ParseError::kBadTransferEncoding:
     case ParseError::kLengthAndChunked:
     case ParseError::kBadHost:
+    case ParseError::kBadPath:
       return 400;
   }
   return 400;
@@ -406,6 +402,10 @@ std::string_view LabelFor(ParseError error) noexcept {
       return "bad_version";
     case ParseError::kBadHost:
       return "bad_host";
+    case ParseError::kBadPath:
+      return "bad_path";
+    case ParseError::kUnsupportedTransferCoding:
+      return "unsupported_transfer_coding";
   }
   return "unknown";
 }

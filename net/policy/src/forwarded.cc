@@ -64,15 +64,11 @@ const HttpHeader* FindLastHeader(const HttpRequest& request, std::string_view lo
   return nullptr;
 }
 
-std::string_view PathOfTarget(std::string_view target) noexcept {
-  const std::size_t scheme = target.find("://");
-  if (scheme != std::string_view::npos && target.find_first_of("/?#") == scheme + 1) {
-    const std::string_view rest = target.substr(scheme + 3);
-    const std::size_t begin = rest.find_first_of("/?#");
-    if (begin == std::string_view::npos || rest[begin] != '/') return "/";
-    target = rest.substr(begin);
-  }
-  return target.substr(0, target.find_first_of("?#"));
+NormalisedPath ForwardedPath(std::string_view target, char* scratch,
+                             std::size_t capacity) noexcept {
+  std::string_view raw;
+  if (!RawPathOfTarget(target, raw)) return {NormalisedPath::Status::kBadPath, {}};
+  return NormalisePath(raw, scratch, capacity);
 }
 
 bool ParseClientIp(std::string_view text, IpBytes& out) noexcept {

@@ -12,6 +12,7 @@
 
 #include "sluice/net/config/config.h"
 #include "sluice/net/http/http_parser.h"
+#include "sluice/net/http/http_target.h"
 #include "sluice/net/policy/policy_set.h"
 
 namespace sluice::net {
@@ -33,9 +34,11 @@ bool IsTrusted(const ForwardedConfig& config, const IpBytes& ip) noexcept;
 // The last non-empty line of the header named `lower` (a lower-case name), or nullptr.
 const HttpHeader* FindLastHeader(const HttpRequest& request, std::string_view lower) noexcept;
 
-// The path of a request target sent in a header: origin-form "/a?q#f" gives "/a",
-// absolute-form "http://h/a?q" gives "/a" ("/" without a path), anything else up to '?' or '#'.
-std::string_view PathOfTarget(std::string_view target) noexcept;
+// The path of a request target a trusted proxy sent in a header, as the request line's is read
+// (http_target.h): origin-form or absolute-form, no '#', its path normalised into
+// scratch[0, capacity) when that rewrites it. kBadPath for anything the request line would
+// have had refused with a 400.
+NormalisedPath ForwardedPath(std::string_view target, char* scratch, std::size_t capacity) noexcept;
 
 // One element of a client-address list: IPv4, or IPv6 optionally in brackets; no port, no
 // zone. IPv4-mapped IPv6 becomes IPv4. False when it is none of these.

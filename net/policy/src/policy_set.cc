@@ -11,6 +11,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "forwarded.h"
+#include "sluice/net/http/http_target.h"
 
 namespace sluice::net {
 namespace {
@@ -43,6 +44,15 @@ class KeyWriter {
     size_ += kPartHeader + size;
   }
   void Part(char kind, std::string_view text) noexcept { Part(kind, text.data(), text.size()); }
+  // The same, ASCII letters lower-cased (a case-insensitive match's path).
+  void PartLower(char kind, std::string_view text) noexcept {
+    const std::size_t start = size_;
+    Part(kind, text);
+    if (overflow_) return;
+    for (std::size_t i = start + kPartHeader; i < size_; ++i) {
+      if (out_[i] >= 'A' && out_[i] <= 'Z') out_[i] = static_cast<char>(out_[i] - 'A' + 'a');
+    }
+  }
   void Reset() noexcept {
     size_ = 0;
     overflow_ = false;
@@ -60,7 +70,43 @@ class KeyWriter {
 
 bool Matches(const PolicyMatch& match, std::string_view method, std::string_view path) noexcept {
   if (!match.method.empty() && method != match.method) return false;
-  return match.path_prefix.empty() || path.starts_with(match.path_prefix);
+  return match.path_prefix.empty() ||
+         PathStartsWith(path, match.path_prefix, match.case_insensitive);
+}
+
+// ASCII case-insensitive; `lower` is lower-case (config names are).
+bool NameEquals(std::string_view name, std::string_view lower) noexcept {
+  if (name.size() != lower.size()) return false;
+  for (std::size_t i = 0; i < name.size(); ++i) {
+    char c = name[i];
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+    if (c != lower[i]) return false;
+  }
+  return true;
+}
+
+// The one line of header `lower`, or nullptr; `repeated` when there is more than one line (a
+// backend may read another copy than we keyed on).
+const HttpHeader* FindOnly(const HttpRequest& request, std::string_view lower,
+                           bool& repeated) noexcept {
+  const HttpHeader* found = nullptr;
+  repeated = false;
+  for (std::size_t i = 0; i < std::min(request.header_count, kMaxHeaders); ++i) {
+    if (!NameEquals(request.headers[i].name, lower)) continue;
+    if (found != nullptr) {
+      repeated = true;
+      return found;
+    }
+    found = &request.headers[i];
+  }
+  return found;
+}
+
+// The more restrictive of two admitting decisions, as the engine reports them: fewer remaining,
+// then the longer reset.
+bool MoreRestrictive(const Decision& a, const Decision& b) noexcept {
+  if (a.remaining != b.remaining) return a.remaining < b.remaining;
+  return a.reset_after > b.reset_after;
 }
 
 absl::Status Validate(const ServerConfig& config) {
@@ -225,6 +271,12 @@ PolicySet::PolicySet(const ServerConfig& config, std::unique_ptr<Limiter> limite
     }
     policy_forwarded_.push_back(index);
   }
+  // A normalised forwarded path per setting that reads one (no longer than its header value).
+  const std::size_t text =
+      std::max(config.limits.http.max_header_bytes, config.limits.http.max_uri_bytes);
+  for (const ForwardedConfig& f : forwarded_) {
+    if (!f.uri.empty()) scratch_bytes_ += text;
+  }
 }
 
 absl::StatusOr<std::unique_ptr<PolicySet>> PolicySet::Build(const ServerConfig& config) {
@@ -260,21 +312,32 @@ std::size_t PolicySet::ForwardedClient(std::size_t policy, const HttpRequest& re
 void PolicySet::Evaluate(const HttpRequest& request, const sockaddr* peer,
                          std::chrono::nanoseconds now, KeyScratch& scratch,
                          EvalOutcome& outcome) const noexcept {
+  outcome.refusal = Refusal::kNone;
   outcome.matched = false;
   outcome.allowed = true;
   outcome.reported = -1;
   outcome.decision = Decision{};
   outcome.key = {};
+  outcome.log_policy = -1;
+  outcome.log_shadow = false;
+  outcome.shadow_denied = false;
+  outcome.log_decision = Decision{};
+  outcome.log_key = {};
   outcome.result_count = 0;
   outcome.forwarded_untrusted = false;
   outcome.forwarded_missing = ForwardedMissing::kNone;
+
+  char* const buffer = scratch.buffer.data();
+  const std::size_t capacity = scratch.buffer.size();
+  std::size_t used = 0;  // keys and forwarded paths, packed from the start of `buffer`
 
   const IpBytes ip = IpOfPeer(peer);
   for (std::size_t f = 0; f < forwarded_.size(); ++f) {
     scratch.forwarded[f].resolved = false;
     scratch.forwarded[f].client_resolved = false;
   }
-  // The setting `f` applied to this request: trust, path and method on first use.
+  // The setting `f` applied to this request: trust, path and method on first use. A trusted
+  // uri or method that breaks the request line's rules sets outcome.refusal.
   const auto view_of = [&](std::size_t f) noexcept -> ForwardedView& {
     ForwardedView& v = scratch.forwarded[f];
     if (v.resolved) return v;
@@ -287,8 +350,19 @@ void PolicySet::Evaluate(const HttpRequest& request, const sockaddr* peer,
     const HttpHeader* method =
         config.method.empty() ? nullptr : FindLastHeader(request, config.method);
     if (v.trusted) {
-      if (uri != nullptr) v.path = PathOfTarget(uri->value);
-      if (method != nullptr) v.method = method->value;
+      if (uri != nullptr) {
+        const NormalisedPath path = ForwardedPath(uri->value, buffer + used, capacity - used);
+        if (path.status != NormalisedPath::Status::kOk) {
+          outcome.refusal = Refusal::kBadForwarded;
+        } else {
+          v.path = path.path;
+          if (path.path.data() == buffer + used) used += path.path.size();
+        }
+      }
+      if (method != nullptr) {
+        if (!IsValidMethod(method->value)) outcome.refusal = Refusal::kBadForwarded;
+        v.method = method->value;
+      }
     } else if (uri != nullptr || method != nullptr ||
                (!config.client_ip.empty() &&
                 FindLastHeader(request, config.client_ip) != nullptr)) {
@@ -322,16 +396,21 @@ void PolicySet::Evaluate(const HttpRequest& request, const sockaddr* peer,
     }
     return IpView{v.client, v.client_size};
   };
-  char* const buffer = scratch.buffer.data();
-  const std::size_t capacity = scratch.buffer.size();
-  std::size_t used = 0;
   std::size_t checks = 0;
   std::size_t missing = 0;
   const std::size_t count = std::min(policies_.size(), kMaxPolicies);
+  // Refused before anything was consumed: no results, no counters but the refusal's.
+  const auto refuse = [&](Refusal why) noexcept {
+    outcome.refusal = why;
+    outcome.matched = false;
+    outcome.allowed = true;
+    outcome.reported = -1;
+    outcome.result_count = 0;
+  };
 
   // Copies the when_missing: deny results and the table's decisions into `outcome`, merged in
-  // policy order.
-  const auto finish = [&](std::size_t decided) noexcept {
+  // policy order. `denied`: an enforcing check denied, so the ones it admitted were given back.
+  const auto finish = [&](std::size_t decided, bool denied) noexcept {
     std::size_t a = 0;
     std::size_t b = 0;
     while (a < missing || b < decided) {
@@ -340,8 +419,9 @@ void PolicySet::Evaluate(const HttpRequest& request, const sockaddr* peer,
         outcome.results[outcome.result_count++] = scratch.missing[a++];
       } else {
         const PolicyCheck& c = scratch.checks[b];
+        const bool allowed = scratch.decisions[b].allowed;
         outcome.results[outcome.result_count++] = {static_cast<std::uint16_t>(c.policy.index),
-                                                   scratch.decisions[b].allowed, c.shadow, false};
+                                                   allowed, c.shadow, false, allowed && denied};
         ++b;
       }
     }
@@ -354,6 +434,7 @@ void PolicySet::Evaluate(const HttpRequest& request, const sockaddr* peer,
     std::string_view method = request.method;
     if (fwd >= 0) {
       const ForwardedView& v = view_of(static_cast<std::size_t>(fwd));
+      if (outcome.refusal != Refusal::kNone) return refuse(outcome.refusal);
       path = v.path;
       method = v.method;
     }
@@ -376,7 +457,9 @@ void PolicySet::Evaluate(const HttpRequest& request, const sockaddr* peer,
           break;
         }
         case KeyPartKind::kHeader: {
-          const HttpHeader* h = request.Find(part.header);
+          bool repeated = false;
+          const HttpHeader* h = FindOnly(request, part.header, repeated);
+          if (repeated) return refuse(Refusal::kAmbiguousKey);
           if (h == nullptr || h->value.empty()) {
             absent = true;
           } else {
@@ -385,7 +468,11 @@ void PolicySet::Evaluate(const HttpRequest& request, const sockaddr* peer,
           break;
         }
         case KeyPartKind::kPath:
-          key.Part(kKindPath, path);
+          if (p.match.case_insensitive) {
+            key.PartLower(kKindPath, path);
+          } else {
+            key.Part(kKindPath, path);
+          }
           break;
         case KeyPartKind::kMethod:
           key.Part(kKindMethod, method);
@@ -406,15 +493,18 @@ void PolicySet::Evaluate(const HttpRequest& request, const sockaddr* peer,
         if (key.overflow()) continue;
       } else {  // kDeny: decided here, without the table.
         outcome.matched = true;
-        scratch.missing[missing++] = {static_cast<std::uint16_t>(i), false, shadow, true};
+        scratch.missing[missing++] = {static_cast<std::uint16_t>(i), false, shadow, true, false};
         if (!shadow) {
           // Nothing was checked yet, so nothing was consumed anywhere.
           outcome.allowed = false;
           outcome.reported = static_cast<int>(i);
           outcome.decision = Decision{false, 0, Decision::kNever, std::chrono::nanoseconds{0}};
-          finish(0);
+          outcome.log_policy = outcome.reported;
+          outcome.log_decision = outcome.decision;
+          finish(0, false);
           return;
         }
+        outcome.shadow_denied = true;
         continue;
       }
     }
@@ -425,18 +515,48 @@ void PolicySet::Evaluate(const HttpRequest& request, const sockaddr* peer,
   }
 
   if (checks == 0) {
-    finish(0);
+    finish(0, false);
     return;
   }
   const MultiDecision md = limiter_->CheckAll(std::span<const PolicyCheck>(scratch.checks, checks),
                                               now, std::span<Decision>(scratch.decisions, checks));
   outcome.allowed = md.allowed;
-  if (md.reported != MultiDecision::kNone) {
-    outcome.reported = static_cast<int>(scratch.checks[md.reported].policy.index);
-    outcome.decision = scratch.decisions[md.reported];
-    outcome.key = scratch.checks[md.reported].key;
+  // The headers' policy: the enforcing denier, or the most restrictive enforcing admission. The
+  // log's: that one, or the first shadow denial of an admitted request, or (only shadow
+  // policies decided) the engine's most restrictive.
+  std::size_t reported = MultiDecision::kNone;
+  std::size_t shadow_denier = MultiDecision::kNone;
+  if (!md.allowed) {
+    reported = md.reported;
+  } else {
+    for (std::size_t c = 0; c < md.decided; ++c) {
+      const Decision& d = scratch.decisions[c];
+      if (scratch.checks[c].shadow) {
+        if (!d.allowed && shadow_denier == MultiDecision::kNone) shadow_denier = c;
+      } else if (reported == MultiDecision::kNone ||
+                 MoreRestrictive(d, scratch.decisions[reported])) {
+        reported = c;
+      }
+    }
   }
-  finish(md.decided);
+  for (std::size_t c = 0; c < md.decided; ++c) {
+    if (scratch.checks[c].shadow && !scratch.decisions[c].allowed) outcome.shadow_denied = true;
+  }
+  if (reported != MultiDecision::kNone) {
+    outcome.reported = static_cast<int>(scratch.checks[reported].policy.index);
+    outcome.decision = scratch.decisions[reported];
+    outcome.key = scratch.checks[reported].key;
+  }
+  const std::size_t logged = shadow_denier != MultiDecision::kNone ? shadow_denier
+                             : reported != MultiDecision::kNone    ? reported
+                                                                   : md.reported;
+  if (logged != MultiDecision::kNone) {
+    outcome.log_policy = static_cast<int>(scratch.checks[logged].policy.index);
+    outcome.log_shadow = scratch.checks[logged].shadow;
+    outcome.log_decision = scratch.decisions[logged];
+    outcome.log_key = scratch.checks[logged].key;
+  }
+  finish(md.decided, !md.allowed);
 }
 
 }  // namespace sluice::net

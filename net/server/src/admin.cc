@@ -9,8 +9,10 @@
 #include <cstring>
 #include <thread>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "server_impl.h"
+#include "sluice/net/policy/response.h"
 
 namespace sluice::net {
 namespace {
@@ -81,7 +83,11 @@ void Server::Impl::AdminLoop() {
       const ParseResult r = ParseRequestHead(buffer, limits, *request);
       if (r.status == ParseResult::Status::kPartial) continue;
       if (r.status == ParseResult::Status::kError) {
-        answer = Respond(StatusFor(r.error), "Bad Request", "text/plain", "bad request\n");
+        // Each status with its own phrase (431, 414, 501 and 505 are not "Bad Request").
+        const int status = StatusFor(r.error);
+        const std::string_view reason = ReasonPhrase(status);
+        answer = Respond(status, reason, "text/plain",
+                         absl::StrCat(absl::AsciiStrToLower(std::string(reason)), "\n"));
       } else {
         answer = AnswerAdmin(request->method, request->path);
         if (request->method == "HEAD") answer.resize(answer.find("\r\n\r\n") + 4);

@@ -70,6 +70,7 @@ std::string DecisionLog::Format(const LogRecord& r) {
   }
   line.append(",\"policy\":");
   AppendJsonString(line, std::string_view(r.policy, r.policy_len));
+  if (r.shadow) line.append(",\"mode\":\"shadow\"");
   line.append(",\"key\":");
   AppendJsonString(line, std::string_view(r.key, r.key_len));
   absl::StrAppend(&line, ",\"status\":", r.status, ",\"retry_after_ns\":", r.retry_after_ns, "}");

@@ -34,6 +34,7 @@ struct LogRecord {
   // The client a trusted proxy named (forwarded: client_ip): 4 or 16 bytes, 0 when none.
   std::uint8_t forwarded_size = 0;
   std::uint8_t forwarded[16] = {};
+  bool shadow = false;   // `policy` is a shadow policy that would have denied (or, alone, decided)
   char policy[64] = {};  // policy names are at most 64 bytes (config.cc): never cut
   char key[96] = {};     // the key as FormatKey() renders it, cut to this many bytes
 };

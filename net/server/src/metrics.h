@@ -31,10 +31,6 @@ class Counter {
 };
 static_assert(std::atomic<std::uint64_t>::is_always_lock_free);
 
-// One counter per ParseError: kBadHost is the last enumerator (http_parser.h). A smaller array
-// made every bad_host request write past parse_errors[] into body_errors.
-inline constexpr std::size_t kParseErrorKinds = static_cast<std::size_t>(ParseError::kBadHost) + 1;
-
 struct alignas(kCacheLine) ShardMetrics {
   Counter requests_unmatched;  // no policy applied: 200 without headers
   Counter requests_allowed;    // at least one policy applied, admitted
@@ -43,8 +39,13 @@ struct alignas(kCacheLine) ShardMetrics {
   Counter connections_refused;  // over max_connections_per_shard, or while stopping
   Counter connections_open;     // gauge
   Counter accept_errors;        // EMFILE, ENFILE, ENOMEM...
+  // One counter per ParseError (kParseErrorKinds, next to the enum in http_parser.h: a smaller
+  // array once made every bad_host request write past it into body_errors).
   Counter parse_errors[kParseErrorKinds];
   Counter body_errors;  // bad chunked framing
+  // Requests refused after parsing, by what a policy found (index: EvalOutcome::Refusal; [0]
+  // unused): a repeated key header, a trusted proxy's uri or method that breaks the rules.
+  Counter refusals[kRefusalKinds];
   Counter header_timeouts;
   Counter idle_timeouts;
   Counter input_overflows;   // a client that sent far more than it read: closed
@@ -67,6 +68,8 @@ struct alignas(kCacheLine) PolicyMetrics {
   Counter denied;
   Counter shadow_denied;
   Counter missing_key;
+  // Admitted by this policy, then given back because a later enforcing policy denied.
+  Counter refunded;
 };
 
 }  // namespace sluice::net

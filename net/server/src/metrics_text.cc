@@ -64,18 +64,21 @@ std::string Server::Impl::MetricsText() const {
         t.denied += m.denied.Get();
         t.shadow_denied += m.shadow_denied.Get();
         t.missing_key += m.missing_key.Get();
+        t.refunded += m.refunded.Get();
       }
     }
   }
   Family(out, "sluice_policy_decisions_total", "counter",
          "Decisions per policy: admitted, denied (enforcing), shadow_denied (would have denied), "
-         "missing_key (denied by when_missing: deny; also counted in denied).");
+         "missing_key (denied by when_missing: deny; also counted in denied), refunded (admitted, "
+         "then given back because a later enforcing policy denied the request).");
   for (const auto& [name, t] : totals) {
     const std::string policy = absl::StrCat("policy=\"", Escape(name), "\",decision=\"");
     Sample(out, "sluice_policy_decisions_total", policy + "admitted\"", t.admitted);
     Sample(out, "sluice_policy_decisions_total", policy + "denied\"", t.denied);
     Sample(out, "sluice_policy_decisions_total", policy + "shadow_denied\"", t.shadow_denied);
     Sample(out, "sluice_policy_decisions_total", policy + "missing_key\"", t.missing_key);
+    Sample(out, "sluice_policy_decisions_total", policy + "refunded\"", t.refunded);
   }
 
   Family(out, "sluice_parse_errors_total", "counter",
@@ -88,6 +91,17 @@ std::string Server::Impl::MetricsText() const {
   }
   Sample(out, "sluice_parse_errors_total", "kind=\"bad_body_framing\"",
          sum(&ShardMetrics::body_errors));
+  {
+    static constexpr std::pair<Refusal, const char*> kRefusals[] = {
+        {Refusal::kAmbiguousKey, "ambiguous_key"}, {Refusal::kBadForwarded, "bad_forwarded"}};
+    for (const auto& [refusal, label] : kRefusals) {
+      std::uint64_t total = 0;
+      for (const auto& shard : shards) {
+        total += shard->metrics().refusals[static_cast<std::size_t>(refusal)].Get();
+      }
+      Sample(out, "sluice_parse_errors_total", absl::StrCat("kind=\"", label, "\""), total);
+    }
+  }
 
   Family(out, "sluice_forwarded_untrusted_total", "counter",
          "Requests from peers outside forwarded.trusted that carried a configured forwarded "

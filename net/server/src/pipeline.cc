@@ -23,6 +23,7 @@ Pipeline::Pipeline(ShardMetrics& metrics, std::size_t shard_index, DecisionLog* 
 void Pipeline::SetRuntime(const Runtime& runtime) {
   runtime_ = &runtime;
   limits_ = &runtime_->config.limits.http;
+  request_->ReservePath(limits_->max_uri_bytes);  // only at start and at a reload
   max_response_ = runtime_->responses->max_response_bytes();
   if (scratch_.buffer.size() < runtime_->policies->scratch_bytes()) {
     scratch_.buffer.resize(runtime_->policies->scratch_bytes());  // only at a reload
@@ -243,6 +244,13 @@ void Pipeline::Answer(Stream& c) {
   rt.policies->Evaluate(req, reinterpret_cast<const sockaddr*>(&c.peer), nanoseconds(now_),
                         scratch_, outcome_);
   ShardMetrics& m = metrics_;
+  if (outcome_.refusal != Refusal::kNone) {
+    // A repeated key header, or a trusted proxy's uri/method we cannot read: nothing was
+    // consumed; 400 and close, as for a malformed head.
+    m.refusals[static_cast<std::size_t>(outcome_.refusal)].Add();
+    AnswerError(c, 400);
+    return;
+  }
   if (!outcome_.matched) {
     m.requests_unmatched.Add();
   } else if (outcome_.allowed) {
@@ -260,6 +268,8 @@ void Pipeline::Answer(Stream& c) {
     if (pr.missing_key) {
       pm.missing_key.Add();
       pm.denied.Add();
+    } else if (pr.refunded) {
+      pm.refunded.Add();
     } else if (pr.allowed) {
       pm.admitted.Add();
     } else if (pr.shadow) {
@@ -268,7 +278,7 @@ void Pipeline::Answer(Stream& c) {
       pm.denied.Add();
     }
   }
-  if (log_ != nullptr && outcome_.matched && outcome_.reported >= 0) {
+  if (log_ != nullptr && outcome_.matched && outcome_.log_policy >= 0) {
     LogDecision(c, req);
   }
   if (forwarder_ != nullptr && outcome_.allowed) {
@@ -291,7 +301,8 @@ void Pipeline::Answer(Stream& c) {
 
 void Pipeline::LogDecision(const Stream& c, const HttpRequest& req) {
   const Runtime& rt = *runtime_;
-  bool log = !outcome_.allowed;
+  // Denials, and what a shadow policy would have denied (the log is where shadow policies show).
+  bool log = !outcome_.allowed || (outcome_.log_shadow && !outcome_.log_decision.allowed);
   if (!log && rt.config.log.sample_admits > 0) {
     rng_ ^= rng_ << 13;  // xorshift64: a sample, not a secret
     rng_ ^= rng_ >> 7;
@@ -302,11 +313,12 @@ void Pipeline::LogDecision(const Stream& c, const HttpRequest& req) {
   LogRecord rec;
   rec.unix_ns = unix_now_;
   rec.status = static_cast<std::uint16_t>(outcome_.allowed ? 200 : rt.config.deny_status);
-  rec.retry_after_ns = outcome_.decision.retry_after.count();
-  const std::string& name = rt.policies->policy(static_cast<std::size_t>(outcome_.reported)).name;
+  rec.retry_after_ns = outcome_.log_decision.retry_after.count();
+  rec.shadow = outcome_.log_shadow;
+  const std::string& name = rt.policies->policy(static_cast<std::size_t>(outcome_.log_policy)).name;
   rec.policy_len = static_cast<std::uint8_t>(std::min(name.size(), sizeof rec.policy));
   std::memcpy(rec.policy, name.data(), rec.policy_len);
-  rec.key_len = static_cast<std::uint8_t>(FormatKey(outcome_.key, rec.key, sizeof rec.key));
+  rec.key_len = static_cast<std::uint8_t>(FormatKey(outcome_.log_key, rec.key, sizeof rec.key));
   if (c.peer.ss_family == AF_INET) {
     rec.family = AF_INET;
     std::memcpy(rec.address, &reinterpret_cast<const sockaddr_in&>(c.peer).sin_addr, 4);
@@ -315,7 +327,7 @@ void Pipeline::LogDecision(const Stream& c, const HttpRequest& req) {
     std::memcpy(rec.address, &reinterpret_cast<const sockaddr_in6&>(c.peer).sin6_addr, 16);
   }
   rec.forwarded_size = static_cast<std::uint8_t>(
-      rt.policies->ForwardedClient(static_cast<std::size_t>(outcome_.reported), req,
+      rt.policies->ForwardedClient(static_cast<std::size_t>(outcome_.log_policy), req,
                                    reinterpret_cast<const sockaddr*>(&c.peer), rec.forwarded));
   if (!log_->Push(shard_index_, rec)) metrics_.log_dropped.Add();
 }

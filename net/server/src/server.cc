@@ -228,6 +228,7 @@ void Server::Impl::RetireUnused() {
         t.denied += m.denied.Get();
         t.shadow_denied += m.shadow_denied.Get();
         t.missing_key += m.missing_key.Get();
+        t.refunded += m.refunded.Get();
       }
     }
     it = runtimes_.erase(it);

@@ -24,6 +24,7 @@ struct PolicyTotals {
   std::uint64_t denied = 0;
   std::uint64_t shadow_denied = 0;
   std::uint64_t missing_key = 0;
+  std::uint64_t refunded = 0;
 };
 
 class Server::Impl {

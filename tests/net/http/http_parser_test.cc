@@ -106,7 +106,7 @@ std::vector<ValidCase> ValidCases() {
       "POST /api/v1/items HTTP/1.1\r\nHost: api\r\nContent-Type: application/json\r\n"
       "Content-Length: 13\r\n\r\n",
       "{\"a\":\"hello\"}");
-  add("chunked", "POST /upload HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip, chunked\r\n\r\n",
+  add("chunked", "POST /upload HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: Chunked\r\n\r\n",
       "5;name=\"v\"\r\nhello\r\n0\r\nX-Checksum: 1\r\n\r\n");
   add("http10", "GET /old HTTP/1.0\r\nUser-Agent: x\r\n\r\n");
   add("http10_keep_alive", "HEAD / HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n");
@@ -314,13 +314,40 @@ TEST(HttpParserTest, TransferEncodingForms) {
   auto r = NewRequest();
   for (const std::string_view fields :
        {"Transfer-Encoding: chunked\r\n", "Transfer-Encoding: CHUNKED\r\n",
-        "Transfer-Encoding: gzip, chunked\r\n", "Transfer-Encoding: gzip,,Chunked\r\n",
-        "Transfer-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n",
-        "Transfer-Encoding: deflate\r\ntransfer-encoding:  chunked \r\n"}) {
+        "Transfer-Encoding: ,chunked,\r\n", "Transfer-Encoding:\r\nTransfer-Encoding: chunked\r\n",
+        "transfer-encoding:  chunked \r\n"}) {
     const std::string input = Bytes({"POST / HTTP/1.1\r\nHost: a\r\n", fields, "\r\n"});
     ASSERT_EQ(Parse(input, *r).status, Status::kComplete) << fields;
     EXPECT_EQ(r->body, BodyKind::kChunked) << fields;
   }
+}
+
+// A coding applied before chunked is one sluiced does not implement (it never decodes a body,
+// and proxy mode must not pass one on): 501, RFC 9112 section 6.1. Framing errors stay 400.
+TEST(HttpParserTest, CodingsOtherThanChunkedAreNotImplemented) {
+  auto r = NewRequest();
+  for (const std::string_view fields :
+       {"Transfer-Encoding: gzip, chunked\r\n", "Transfer-Encoding: gzip,,Chunked\r\n",
+        "Transfer-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n",
+        "Transfer-Encoding: deflate\r\ntransfer-encoding:  chunked \r\n",
+        "Transfer-Encoding: foo, chunked\r\n", "Transfer-Encoding: identity, chunked\r\n"}) {
+    const std::string input = Bytes({"POST / HTTP/1.1\r\nHost: a\r\n", fields, "\r\n"});
+    const ParseResult result = Parse(input, *r);
+    ASSERT_EQ(result.status, Status::kError) << fields;
+    EXPECT_EQ(result.error, ParseError::kUnsupportedTransferCoding) << fields;
+    EXPECT_EQ(StatusFor(result.error), 501);
+    EXPECT_EQ(LabelFor(result.error), "unsupported_transfer_coding");
+  }
+  // The graver framing errors win over the unknown coding.
+  const auto error_of = [&](std::string_view fields, std::string_view version = "HTTP/1.1") {
+    return Parse(Bytes({"POST / ", version, "\r\nHost: a\r\n", fields, "\r\n"}), *r).error;
+  };
+  EXPECT_EQ(error_of("Transfer-Encoding: gzip\r\n"), ParseError::kBadTransferEncoding);
+  EXPECT_EQ(error_of("Transfer-Encoding: chunked, gzip\r\n"), ParseError::kBadTransferEncoding);
+  EXPECT_EQ(error_of("Transfer-Encoding: gzip, chunked\r\nContent-Length: 1\r\n"),
+            ParseError::kLengthAndChunked);
+  EXPECT_EQ(error_of("Transfer-Encoding: gzip, chunked\r\n", "HTTP/1.0"),
+            ParseError::kBadTransferEncoding);
 }
 
 TEST(HttpParserTest, ParserResetsRequestBetweenCalls) {
@@ -433,6 +460,32 @@ std::vector<ErrorCase> ErrorCases() {
   add("leading_bare_lf", "\nGET / HTTP/1.1\r\nHost: a\r\n\r\n", E::kBadRequestLine);
   add("leading_cr_cr", "\r\rGET / HTTP/1.1\r\nHost: a\r\n\r\n", E::kBadRequestLine);
   add("tls_client_hello", "\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03"s, E::kBadRequestLine);
+  add("lowercase_method", "post / HTTP/1.1\r\nHost: a\r\n\r\n", E::kBadRequestLine);
+  add("mixed_case_method", "Get / HTTP/1.1\r\nHost: a\r\n\r\n", E::kBadRequestLine);
+  add("digit_in_method", "GET1 / HTTP/1.1\r\nHost: a\r\n\r\n", E::kBadRequestLine);
+  add("fragment", "POST /login#3 HTTP/1.1\r\nHost: a\r\n\r\n", E::kBadRequestLine);
+  add("fragment_only", "GET /# HTTP/1.1\r\nHost: a\r\n\r\n", E::kBadRequestLine);
+  add("fragment_in_query", "GET /a?b#c HTTP/1.1\r\nHost: a\r\n\r\n", E::kBadRequestLine);
+  add("fragment_in_authority", "GET http://h#x/login2 HTTP/1.1\r\nHost: h\r\n\r\n",
+      E::kBadRequestLine);
+  add("authority_unclosed_ipv6", "GET http://[::1 HTTP/1.1\r\nHost: a\r\n\r\n", E::kBadRequestLine);
+  add("authority_empty", "GET http:///x HTTP/1.1\r\nHost: a\r\n\r\n", E::kBadRequestLine);
+  add("authority_userinfo", "GET http://u@h/x HTTP/1.1\r\nHost: a\r\n\r\n", E::kBadRequestLine);
+  add("authority_port_letters", "GET http://h:8o/x HTTP/1.1\r\nHost: a\r\n\r\n",
+      E::kBadRequestLine);
+  add("authority_port_big", "GET http://h:65536/ HTTP/1.1\r\nHost: a\r\n\r\n", E::kBadRequestLine);
+  add("authority_bad_ipv6", "GET http://[::g]/ HTTP/1.1\r\nHost: a\r\n\r\n", E::kBadRequestLine);
+  add("connect_without_port", "CONNECT h HTTP/1.1\r\nHost: h\r\n\r\n", E::kBadRequestLine);
+  // Paths that cannot be normalised (http_target.h).
+  add("path_bad_escape", "GET /%zz HTTP/1.1\r\nHost: a\r\n\r\n", E::kBadPath);
+  add("path_short_escape", "GET /a%4 HTTP/1.1\r\nHost: a\r\n\r\n", E::kBadPath);
+  add("path_nul", "GET /a%00b HTTP/1.1\r\nHost: a\r\n\r\n", E::kBadPath);
+  add("path_encoded_crlf", "GET /a%0D%0A HTTP/1.1\r\nHost: a\r\n\r\n", E::kBadPath);
+  add("path_encoded_del", "GET /a%7f HTTP/1.1\r\nHost: a\r\n\r\n", E::kBadPath);
+  add("path_above_root", "GET /.. HTTP/1.1\r\nHost: a\r\n\r\n", E::kBadPath);
+  add("path_above_root_later", "GET /a/../../b HTTP/1.1\r\nHost: a\r\n\r\n", E::kBadPath);
+  add("path_above_root_encoded", "GET /%2e%2E/x HTTP/1.1\r\nHost: a\r\n\r\n", E::kBadPath);
+  add("path_absolute_above_root", "GET http://h/../x HTTP/1.1\r\nHost: a\r\n\r\n", E::kBadPath);
   // Versions.
   add("http_2_0", "GET / HTTP/2.0\r\nHost: a\r\n\r\n", E::kBadVersion);
   add("http_1_2", "GET / HTTP/1.2\r\nHost: a\r\n\r\n", E::kBadVersion);
@@ -478,7 +531,9 @@ std::vector<ErrorCase> ErrorCases() {
       E::kBadTransferEncoding);
   add("te_chunked_then_line", Req("Transfer-Encoding: chunked\r\nTransfer-Encoding: gzip\r\n"),
       E::kBadTransferEncoding);
-  add("te_unknown", Req("Transfer-Encoding: foo, chunked\r\n"), E::kBadTransferEncoding);
+  add("te_unknown", Req("Transfer-Encoding: foo, chunked\r\n"), E::kUnsupportedTransferCoding);
+  add("te_gzip_chunked", Req("Transfer-Encoding: gzip, chunked\r\n"),
+      E::kUnsupportedTransferCoding);
   add("te_identity", Req("Transfer-Encoding: identity\r\n"), E::kBadTransferEncoding);
   add("te_parameter", Req("Transfer-Encoding: chunked;q=1\r\n"), E::kBadTransferEncoding);
   add("te_chunked_prefix", Req("Transfer-Encoding: chunkedx\r\n"), E::kBadTransferEncoding);
@@ -534,6 +589,8 @@ int ExpectedStatus(ParseError error) {
       return 414;
     case ParseError::kBadVersion:
       return 505;
+    case ParseError::kUnsupportedTransferCoding:
+      return 501;
     default:
       return 400;
   }
@@ -551,7 +608,7 @@ TEST(HttpParserTest, EachErrorClassHasItsErrorAndStatus) {
     EXPECT_EQ(StatusFor(result.error), ExpectedStatus(c.error));
     seen.insert(result.error);
   }
-  EXPECT_EQ(seen.size(), 10u);  // every kind but kNone
+  EXPECT_EQ(seen.size(), kParseErrorKinds - 1);  // every kind but kNone
 }
 
 TEST(HttpParserTest, LeadingEmptyLinesCountTowardsTheHeadLimit) {
@@ -603,13 +660,13 @@ TEST(HttpParserTest, ErrorsAgainstAGuardPageAtEveryPrefix) {
 
 TEST(HttpParserTest, StatusesAndLabels) {
   std::set<std::string_view> labels;
-  for (int i = 0; i <= static_cast<int>(ParseError::kBadHost); ++i) {
+  for (std::size_t i = 0; i < kParseErrorKinds; ++i) {
     const auto error = static_cast<ParseError>(i);
     EXPECT_FALSE(LabelFor(error).empty());
     labels.insert(LabelFor(error));
     EXPECT_EQ(StatusFor(error), error == ParseError::kNone ? 0 : ExpectedStatus(error));
   }
-  EXPECT_EQ(labels.size(), static_cast<std::size_t>(ParseError::kBadHost) + 1);
+  EXPECT_EQ(labels.size(), kParseErrorKinds);
   EXPECT_EQ(LabelFor(ParseError::kObsFold), "obs_fold");
   EXPECT_EQ(LabelFor(ParseError::kBadRequestLine), "bad_request_line");
 }
@@ -981,7 +1038,8 @@ TEST(HttpParserRobustnessTest, MutatedRequestsNeverMisbehave) {
           ASSERT_EQ(result.consumed, 0u);
           ASSERT_NE(result.error, ParseError::kNone);
           const int status = StatusFor(result.error);
-          ASSERT_TRUE(status == 400 || status == 414 || status == 431 || status == 505);
+          ASSERT_TRUE(status == 400 || status == 414 || status == 431 || status == 501 ||
+                      status == 505);
           break;
         }
         default:

@@ -16,6 +16,7 @@
 
 #include "sluice/net/config/config.h"
 #include "support/alloc_counter.h"
+#include "support/policy_eval.h"
 
 namespace sluice::net {
 namespace {
@@ -25,38 +26,16 @@ using std::chrono::seconds;
 
 constexpr nanoseconds kNow = seconds(1'000);
 
-struct Peer {
-  sockaddr_storage storage{};
-  [[nodiscard]] const sockaddr* get() const { return reinterpret_cast<const sockaddr*>(&storage); }
-};
+using testing::Peer;
 
-Peer V4(const char* ip) {
-  Peer p;
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(1234);
-  EXPECT_EQ(inet_pton(AF_INET, ip, &a.sin_addr), 1) << ip;
-  std::memcpy(&p.storage, &a, sizeof(a));
-  return p;
-}
-
-Peer V6(const char* ip) {
-  Peer p;
-  sockaddr_in6 a{};
-  a.sin6_family = AF_INET6;
-  a.sin6_port = htons(1234);
-  EXPECT_EQ(inet_pton(AF_INET6, ip, &a.sin6_addr), 1) << ip;
-  std::memcpy(&p.storage, &a, sizeof(a));
-  return p;
-}
+Peer V4(const char* ip) { return testing::PeerOf(ip); }
+Peer V6(const char* ip) { return testing::PeerOf(ip); }
 
 std::unique_ptr<HttpRequest> Request(std::string_view method, std::string_view path,
                                      std::initializer_list<HttpHeader> headers = {}) {
   auto r = std::make_unique<HttpRequest>();
-  r->method = method;
-  r->target = path;
-  r->path = path;
-  for (const HttpHeader& h : headers) r->headers[r->header_count++] = h;
+  testing::FillRequest(*r, method, path, headers);
+  r->path = path;  // as given, query and all
   return r;
 }
 
@@ -81,37 +60,7 @@ ServerConfig Config(std::vector<ServerPolicy> policies) {
   return c;
 }
 
-// A PolicySet plus the per-shard scratch, evaluating at kNow.
-class Harness {
- public:
-  explicit Harness(const ServerConfig& config) {
-    auto set = PolicySet::Build(config);
-    EXPECT_TRUE(set.ok()) << set.status();
-    set_ = *std::move(set);
-    scratch_ = std::make_unique<KeyScratch>(set_->scratch_bytes());
-  }
-  const EvalOutcome& Eval(const HttpRequest& r, const Peer& peer, nanoseconds now = kNow) {
-    set_->Evaluate(r, peer.get(), now, *scratch_, outcome_);
-    return outcome_;
-  }
-  // Admitted requests in a row before the first denial (at most `limit`).
-  int AdmittedInARow(const HttpRequest& r, const Peer& peer, int limit = 100) {
-    for (int i = 0; i < limit; ++i) {
-      if (!Eval(r, peer).allowed) return i;
-    }
-    return limit;
-  }
-  PolicySet& set() { return *set_; }
-  void Swap(std::unique_ptr<PolicySet> set) {
-    set_ = std::move(set);
-    scratch_ = std::make_unique<KeyScratch>(set_->scratch_bytes());
-  }
-
- private:
-  std::unique_ptr<PolicySet> set_;
-  std::unique_ptr<KeyScratch> scratch_;
-  EvalOutcome outcome_;
-};
+using Harness = testing::EvalHarness;
 
 TEST(PolicySetTest, BuildRejectsWhatCannotRun) {
   EXPECT_FALSE(PolicySet::Build(Config({})).ok());

@@ -109,5 +109,46 @@ TEST(ServerAllocationTest, SteadyStateRequestsNeverAllocate) {
   EXPECT_GT(denied, 0);  // both answers were exercised
 }
 
+// Normalising costs no allocation either: a path that needs rewriting (into the request's
+// path buffer) and a trusted proxy's uri that does (into the key scratch), matched
+// case-insensitively and keyed on the path.
+TEST(ServerAllocationTest, NormalisedPathsNeverAllocate) {
+  auto config = ParseConfig(
+      "listen: 127.0.0.1:0\nadmin: 127.0.0.1:0\nthreads: 1\n"
+      "forwarded: {trusted: [127.0.0.1], uri: x-original-uri}\n"
+      "policies:\n"
+      "  - {name: line, match: {path_prefix: /API/, case_insensitive: true}, key: [ip, path],"
+      " rate: 1/h, burst: 40, forwarded: off}\n"
+      "  - {name: fwd, match: {path_prefix: /fwd/}, key: path, rate: 1/h, burst: 40}\n",
+      "t.yaml");
+  ASSERT_TRUE(config.ok()) << config.status();
+  auto server = Server::Start(*config, "");
+  if (!server.ok() && server.status().message().find("io_uring") != std::string_view::npos) {
+    GTEST_SKIP() << server.status();
+  }
+  ASSERT_TRUE(server.ok()) << server.status();
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons((*server)->port());
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  const char* request =
+      "GET //%61pi/./x/../Y?q=1 HTTP/1.1\r\nHost: a\r\n"
+      "X-Original-URI: /fwd//%7A/./b?c\r\n\r\n";
+  ASSERT_GE(RoundTrip(fd, request, 10), 0);
+  const long before = sluice::testing::Allocations();
+  long denied = 0;
+  for (int i = 0; i < 1000; ++i) {
+    const int d = RoundTrip(fd, request, 1 + i % 64);
+    ASSERT_GE(d, 0);
+    denied += d;
+  }
+  const long after = sluice::testing::Allocations();
+  ::close(fd);
+  EXPECT_EQ(after - before, 0) << "allocations on shard threads while normalising";
+  EXPECT_GT(denied, 0);
+}
+
 }  // namespace
 }  // namespace sluice::net

@@ -79,8 +79,11 @@ enum class WhenMissing : std::uint8_t { kSkip, kDeny, kIp };
 enum class PolicyMode : std::uint8_t { kEnforce, kShadow };
 
 struct PolicyMatch {
-  std::string path_prefix;  // empty: any path
+  std::string path_prefix;  // empty: any path; else compared with the normalised path
   std::string method;       // empty: any method (exact, case-sensitive as HTTP methods are)
+  // path_prefix compares ASCII letters case-insensitively, and the policy's `path` key part
+  // is lower-cased (so "/LOGIN" and "/login" are one key, as they are one match).
+  bool case_insensitive = false;
   friend bool operator==(const PolicyMatch&, const PolicyMatch&) = default;
 };
 

@@ -19,8 +19,14 @@
 //     chunked framing alike; we do not use the MAY of RFC 9112 section 2.2.
 //   - Empty lines (CRLF) before the request line are skipped and counted in `consumed` and in
 //     max_header_bytes.
+//   - The method is upper-case letters, '-' and '_' ("post" is refused: methods are
+//     case-sensitive, and a policy on POST must not be stepped around by spelling it "post").
 //   - The request target is visible ASCII (0x21-0x7E) in origin-form ("/..."), absolute-form
-//     ("scheme://authority/..."), "*" (OPTIONS only) or authority-form (CONNECT only).
+//     ("scheme://authority/...", the authority a valid host and optional port), "*" (OPTIONS
+//     only) or authority-form ("host:port", CONNECT only), with no '#' anywhere. Its path is
+//     normalised (http_target.h); one that cannot be is refused (kBadPath).
+//   - Transfer-Encoding must end in "chunked" (400 otherwise); any other coding before it is
+//     one sluiced does not implement: 501 (RFC 9112 section 6.1), never passed on.
 //   - HTTP/1.1 needs exactly one Host field, HTTP/1.0 at most one (RFC 9112 section 3.2).
 //   - Field values keep obs-text (0x80-0xFF) but no control other than HTAB.
 // Partial input is re-parsed from the start on every call: a call costs O(input), bounded by
@@ -31,6 +37,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <string_view>
+#include <vector>
 
 namespace sluice::net {
 
@@ -67,9 +74,14 @@ enum class ParseError : std::uint8_t {
   kUriTooLong,           // 414
   kBadVersion,           // 505: HTTP/x.y other than 1.0 and 1.1
   kBadHost,              // 400: no Host on HTTP/1.1, or several Host fields
+  kBadPath,              // 400: the target's path cannot be normalised (http_target.h)
+  kUnsupportedTransferCoding,  // 501: a coding other than chunked (gzip, chunked)
 };
+// One per ParseError, kNone included: size per-kind arrays by it.
+inline constexpr std::size_t kParseErrorKinds =
+    static_cast<std::size_t>(ParseError::kUnsupportedTransferCoding) + 1;
 
-// The HTTP status to answer for `error` (400, 414, 431 or 505; 0 for kNone).
+// The HTTP status to answer for `error` (400, 414, 431, 501 or 505; 0 for kNone).
 int StatusFor(ParseError error) noexcept;
 // A short stable label for metrics ("bad_request_line", "obs_fold", ...; "none" for kNone).
 std::string_view LabelFor(ParseError error) noexcept;
@@ -78,9 +90,10 @@ std::string_view LabelFor(ParseError error) noexcept;
 struct HttpRequest {
   std::string_view method;
   std::string_view target;  // request target as sent (origin form normally)
-  // The path of the target, not decoded or normalised: origin-form "/a/b?q" gives "/a/b";
-  // absolute-form "http://h/a/b?q" gives "/a/b" ("/" when it has no path); "*" and a CONNECT
-  // authority give the target itself.
+  // The normalised path of the target (http_target.h), what policies match and key on:
+  // origin-form "/a/./b//c?q" gives "/a/b/c", "/%61pi" gives "/api"; absolute-form
+  // "http://h/a/b?q" gives "/a/b" ("/" when it has no path); "*" and a CONNECT authority give
+  // the target itself. Views into the input, or into path_buffer when normalising rewrote it.
   std::string_view path;
   int minor_version = 1;   // HTTP/1.<minor_version>
   bool keep_alive = true;  // HTTP/1.1 unless "Connection: close"; HTTP/1.0 only with keep-alive
@@ -88,6 +101,22 @@ struct HttpRequest {
   std::uint64_t content_length = 0;  // kContentLength only
   std::size_t header_count = 0;
   HttpHeader headers[kMaxHeaders];
+  // Scratch for a rewritten `path`, allocated here once: ParseRequestHead never allocates. A
+  // path that needs rewriting and is longer than this buffer is answered 414, so keep it at
+  // least limits.max_uri_bytes long (ReservePath; the default fits the default limit).
+  std::vector<char> path_buffer = std::vector<char>(HttpLimits{}.max_uri_bytes);
+
+  HttpRequest() = default;
+  // `path` may view into path_buffer: a copy would view into the original's.
+  HttpRequest(const HttpRequest&) = delete;
+  HttpRequest& operator=(const HttpRequest&) = delete;
+  HttpRequest(HttpRequest&&) noexcept = default;  // the buffer's memory moves with it
+  HttpRequest& operator=(HttpRequest&&) noexcept = default;
+
+  // Grows path_buffer to `bytes` (allocates: call it when the limits change, not per request).
+  void ReservePath(std::size_t bytes) {
+    if (path_buffer.size() < bytes) path_buffer.resize(bytes);
+  }
 
   // The value of the first header named `name` (ASCII case-insensitive), or nullptr.
   const HttpHeader* Find(std::string_view name) const noexcept;
