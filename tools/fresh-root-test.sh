@@ -196,6 +196,8 @@ EOF
 }
 
 rm -f "$tarball".tmp.*
+# Logs of the last 20 runs are kept.
+ls -1t "$cache"/logs/*-*.log 2>/dev/null | tail -n +21 | xargs -r rm -f
 if [[ $refresh == 1 || ! -f $tarball || "$(cat "$tarball.stamp" 2>/dev/null)" != "$stamp" ]]; then
   build_tarball
 fi
@@ -236,11 +238,11 @@ git clone --quiet --no-hardlinks --no-checkout "$repo" "$root/root/sluice" ||
   die "could not clone $repo"
 git -C "$root/root/sluice" -c advice.detachedHead=false checkout --quiet --detach "$sha"
 
-mount -t proc proc "$root/proc"
-mount --rbind /sys "$root/sys"
-mount --make-rslave "$root/sys"
-mount --rbind /dev "$root/dev"
-mount --make-rslave "$root/dev"
+# rslave: unmounting these later must not propagate back to the host's /sys and /dev.
+{ mount -t proc proc "$root/proc" &&
+  mount --rbind /sys "$root/sys" && mount --make-rslave "$root/sys" &&
+  mount --rbind /dev "$root/dev" && mount --make-rslave "$root/dev"; } ||
+  die "could not mount /proc, /sys and /dev into $root"
 [[ -d $root/dev/pts && -d $root/dev/shm ]] || die "/dev/pts or /dev/shm missing in the root"
 
 envs=(PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root USER=root
@@ -284,8 +286,8 @@ if [[ $answered == 1 ]]; then
   echo "--- curl http://127.0.0.1:9901/healthz"
   curl -sS --max-time 5 http://127.0.0.1:9901/healthz
   echo
-  echo "--- listeners:"
-  ss -Hltnp | grep -E ':(8080|9901) ' || true
+  echo "--- sluiced said:"
+  grep -E 'listening on|admin on' /root/make-run.log || true
   if head -n 1 /root/curl.out | grep -q '^HTTP/1.1 200' &&
     grep -qi '^RateLimit-Policy: "per-ip"' /root/curl.out; then
     status=0
@@ -319,11 +321,21 @@ note "log: $log"
 start=$SECONDS
 # In the background so that a signal reaches our trap at once (bash would only run it after a
 # foreground child ended); stdin is closed, as in CI.
-chroot "$root" /usr/bin/env -i "${envs[@]}" "${inner[@]}" >"$log" 2>&1 </dev/null &
+# Neither it nor the heartbeat inherits the lock's descriptor: a process left behind (a sluiced
+# from `make run`) must not hold the next run's lock.
+chroot "$root" /usr/bin/env -i "${envs[@]}" "${inner[@]}" >"$log" 2>&1 </dev/null 9>&- &
 runner_pid=$!
 # A line every 5 minutes, so a long build is visibly alive in CI's output.
 (
-  while sleep 300; do
+  exec 9>&-
+  nap=
+  trap '[[ -z $nap ]] || kill "$nap" 2>/dev/null; exit 0' TERM
+  main=$$
+  while :; do
+    sleep 300 &
+    nap=$!
+    wait "$nap"
+    kill -0 "$main" 2>/dev/null || exit 0 # the script was killed (SIGKILL): no orphan heartbeat
     note "still running ($(((SECONDS - start) / 60)) min): $(tail -n 1 "$log" | cut -c1-120)"
   done
 ) &
