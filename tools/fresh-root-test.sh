@@ -29,9 +29,10 @@ set -euo pipefail
 readonly suite=bookworm
 readonly include=git,make,ca-certificates
 readonly mirror=${SLUICE_DEBIAN_MIRROR:-http://deb.debian.org/debian}
+readonly security_mirror=${SLUICE_DEBIAN_SECURITY_MIRROR:-http://deb.debian.org/debian-security}
 readonly cache=${SLUICE_FRESH_ROOT_CACHE:-/var/cache/sluice/fresh-root}
 readonly tarball=$cache/$suite-minbase.tar.gz
-readonly stamp="$suite minbase include=$include mirror=$mirror format=1"
+readonly stamp="$suite minbase include=$include mirror=$mirror security=$security_mirror format=1"
 # A cold make test installs ~1.5 GiB of packages and builds ~2 GiB; keep room for both plus the
 # cached tarball being written.
 readonly min_free_kib=$((10 * 1024 * 1024))
@@ -98,7 +99,7 @@ mounts_under() {
   done | sort -r
 }
 
-# Ends every process whose root directory is inside $1 (what the command started and left
+# Ends every process whose root directory is $1 or below it (what the command started and left
 # behind, e.g. a sluiced from `make run`): TERM, a grace period, then KILL.
 kill_inside() {
   local root=$1 pids sig p r
@@ -133,7 +134,7 @@ unmount_under() {
 remove_scratch() {
   local dir=$1
   [[ -d $dir ]] || return 0
-  kill_inside "$dir/root"
+  kill_inside "$dir"
   if ! unmount_under "$dir"; then
     echo "fresh-root: warning: could not unmount everything below $dir; left in place:" >&2
     mounts_under "$dir" >&2
@@ -182,7 +183,7 @@ build_tarball() {
   cat >"$build/etc/apt/sources.list" <<EOF
 deb $mirror $suite main
 deb $mirror $suite-updates main
-deb ${SLUICE_DEBIAN_SECURITY_MIRROR:-http://deb.debian.org/debian-security} $suite-security main
+deb $security_mirror $suite-security main
 EOF
   chroot "$build" apt-get clean
   rm -rf "${build:?}"/var/lib/apt/lists/* "$build"/etc/resolv.conf "$build"/etc/hostname
@@ -281,7 +282,9 @@ if [[ $answered == 1 ]]; then
   echo "--- curl -i http://127.0.0.1:8080/"
   cat /root/curl.out
   echo "--- 25 requests:"
-  for i in $(seq 25); do curl -s -o /dev/null -w '%{http_code} ' http://127.0.0.1:8080/; done
+  for i in $(seq 25); do
+    curl -s -o /dev/null --max-time 5 -w '%{http_code} ' http://127.0.0.1:8080/
+  done
   echo
   echo "--- curl http://127.0.0.1:9901/healthz"
   curl -sS --max-time 5 http://127.0.0.1:9901/healthz
