@@ -198,7 +198,8 @@ EOF
 
 rm -f "$tarball".tmp.*
 # Logs of the last 20 runs are kept.
-ls -1t "$cache"/logs/*-*.log 2>/dev/null | tail -n +21 | xargs -r rm -f
+find "$cache/logs" -maxdepth 1 -name '*-*.log' -printf '%T@ %p\n' | sort -rn | tail -n +21 |
+  cut -d' ' -f2- | xargs -r rm -f
 if [[ $refresh == 1 || ! -f $tarball || "$(cat "$tarball.stamp" 2>/dev/null)" != "$stamp" ]]; then
   build_tarball
 fi
