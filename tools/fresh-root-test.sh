@@ -25,6 +25,9 @@
 # second one waits for the first's lock. Nothing here times out: the command may take as long
 # as it takes (a cold `make test` installs the toolchain and builds everything).
 set -euo pipefail
+# The whole script is one brace group, which bash reads completely before it runs any of it:
+# editing or checking out this file while a run is under way cannot change what that run does.
+{
 
 readonly suite=bookworm
 readonly include=git,make,ca-certificates
@@ -358,3 +361,4 @@ tail -n "$tail_lines" "$log"
 echo "---"
 note "${inner[*]} exited $status after $((SECONDS - start)) s (commit ${sha:0:12}); full log: $log"
 exit "$status"
+}
