@@ -6,12 +6,15 @@
 #                unit, /etc/sluice/sluiced.yaml, the engine's headers and CMake package
 #   make fuzz    build the libFuzzer targets (preset fuzz) and run each for FUZZ_SECONDS
 #   make adversarial  build and run the adversarial suite's full form (tests/adversarial)
+#   make fresh-root-test  `make test` in a new minimal Debian 12 root, from a clone of HEAD
+#                (FRESH_ARGS=--run-check: `make run` there, answered through curl)
 # PRESET=release|debug|asan|tsan selects the build (default release).
 PRESET ?= release
 JOBS ?= $(shell nproc)
 BUILD := build/$(PRESET)
 
-.PHONY: all deps configure build test run sim bench package fuzz adversarial format format-check clean
+.PHONY: all deps configure build test run sim bench package fuzz adversarial fresh-root-test \
+  format format-check clean
 
 all: build
 
@@ -70,6 +73,11 @@ fuzz: deps
 	    tail -n 60 $(FUZZ_OUT)/$$t/log; echo "fuzz $$t FAILED: see $(FUZZ_OUT)/$$t/"; exit 1; }; \
 	  grep -E '^(Done|stat::number_of_executed_units|stat::new_units_added)' $(FUZZ_OUT)/$$t/log; \
 	done
+
+# What a new user gets on a new machine: tools/fresh-root-test.sh (needs root and the Debian
+# mirror; the first run debootstraps and caches the root, see the script's header).
+fresh-root-test:
+	@bash tools/fresh-root-test.sh $(FRESH_ARGS)
 
 FORMAT_FILES = $(shell git ls-files '*.cc' '*.h')
 

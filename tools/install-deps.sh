@@ -12,6 +12,16 @@ packages=(
   gnuplot-nox
   curl
   nginx
+  # `make package` and tests/install/deb_package.sh: CPackDeb runs `file` on every installed
+  # file, dpkg-shlibdeps (dpkg-dev) computes the .deb's Depends, strip and readelf (binutils)
+  # strip the binaries and check they are stripped. build-essential pulls the last two in
+  # today; named here so the package step never depends on that.
+  file
+  dpkg-dev
+  binutils
+  # systemd-analyze scores the packaged unit's sandbox in tests/install/deb_package.sh (a full
+  # Debian 12 has it; a minimal root or container does not).
+  systemd
 )
 # promtool (in Debian's prometheus package) lints /metrics in the e2e tests; CI asks for it.
 if [[ "${SLUICE_WITH_PROMTOOL:-0}" == 1 ]]; then
