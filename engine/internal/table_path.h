@@ -1,0 +1,72 @@
+// The state table's decision fast path, inline: the committed slot of a key already present,
+// decided from one 16-byte snapshot and, for an admission, one CAS. Everything else (absent
+// keys, installs, a lost CAS, CPUs without atomic 16-byte loads) goes to the out-of-line
+// StateTable::CheckSlow(), which runs the whole protocol of state_table.h from the start.
+//
+// Private to the engine: state_table.cc and limiter.cc include it so that Limiter::Check,
+// CheckBatch and CheckAll compile hash -> bucket -> decide into one function without a call.
+#ifndef SLUICE_INTERNAL_TABLE_PATH_H_
+#define SLUICE_INTERNAL_TABLE_PATH_H_
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+
+#include "internal/atomic_slot.h"
+#include "sluice/cacheline.h"
+#include "sluice/decision.h"
+#include "sluice/gcra.h"
+#include "sluice/state_table.h"
+
+namespace sluice {
+
+struct alignas(kCacheLine) StateTable::Bucket {
+  internal::Slot slots[kSlotsPerBucket];
+};
+static_assert(sizeof(StateTable::Bucket) == kCacheLine);
+static_assert(alignof(StateTable::Bucket) == kCacheLine);
+static_assert(sizeof(StateTable::Bucket) / StateTable::kSlotsPerBucket == 16,
+              "16 bytes per key of capacity");
+
+namespace internal {
+
+// tag = hash >> 1, or 1 if that is 0 (state_table.h, "Hash split").
+[[nodiscard]] inline std::uint64_t TagFor(std::uint64_t hash) noexcept {
+  const std::uint64_t tag = hash >> 1;
+  return tag == 0 ? 1 : tag;
+}
+
+struct TablePath {
+  [[nodiscard]] static StateTable::Bucket& BucketFor(const StateTable& t,
+                                                     std::uint64_t hash) noexcept {
+    return t.buckets_[hash & t.bucket_mask_];
+  }
+
+  // StateTable::Check, with `now` already clamped. Inlined into every caller (a handful of
+  // instructions plus GcraStep); the slow path stays one call away.
+  [[gnu::always_inline]] [[nodiscard]] static inline Decision Check(StateTable& t,
+                                                                    std::uint64_t hash,
+                                                                    const GcraParams& params,
+                                                                    std::int64_t now,
+                                                                    std::uint64_t cost) noexcept {
+    const std::uint64_t tag = TagFor(hash);
+    StateTable::Bucket& bucket = BucketFor(t, hash);
+    if (t.atomic_loads_) [[likely]] {
+      for (std::size_t i = 0; i < StateTable::kSlotsPerBucket; ++i) {
+        U128 seen = LoadAtomic(bucket.slots[i]);
+        if (TagOf(seen) != tag) continue;
+        // `seen` is a snapshot: a denial (or a cost-0 ask) is decided by it alone.
+        const GcraResult r = GcraStep(params, TatOf(seen), now, cost);
+        if (!r.decision.allowed || cost == 0) return r.decision;
+        if (Cas(bucket.slots[i], seen, Pack(tag, r.new_tat))) return r.decision;
+        break;  // lost a race: the slow path starts over from a fresh read
+      }
+    }
+    return t.CheckSlow(hash, params, now, cost);
+  }
+};
+
+}  // namespace internal
+}  // namespace sluice
+
+#endif  // SLUICE_INTERNAL_TABLE_PATH_H_
