@@ -72,10 +72,17 @@ static_assert(sizeof(Slot) == 16 && alignof(Slot) == 16);
   return __atomic_load_n(&s.word, __ATOMIC_RELAXED);  // TSan sees an atomic 128-bit load
 #elif defined(__x86_64__)
   __m128i v;
-  // Inline asm so the compiler cannot split the load into two 8-byte halves.
-  asm volatile("movdqa %1, %0" : "=x"(v) : "m"(*reinterpret_cast<const __m128i*>(&s.word)));
-  const auto lo = static_cast<std::uint64_t>(_mm_cvtsi128_si64(v));
-  const auto hi = static_cast<std::uint64_t>(_mm_cvtsi128_si64(_mm_unpackhi_epi64(v, v)));
+  std::uint64_t lo;
+  std::uint64_t hi;
+  // Inline asm so the compiler can neither split the load into two 8-byte halves nor move the
+  // halves to general registers through the stack (a store and a reload on the hot path).
+  asm volatile(
+      "movdqa %3, %0\n\t"
+      "movq %0, %1\n\t"
+      "punpckhqdq %0, %0\n\t"
+      "movq %0, %2"
+      : "=&x"(v), "=r"(lo), "=r"(hi)
+      : "m"(*reinterpret_cast<const __m128i*>(&s.word)));
   return (static_cast<U128>(hi) << 64) | lo;
 #else
   return LoadRelaxed(s);
