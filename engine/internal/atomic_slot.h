@@ -89,6 +89,21 @@ static_assert(sizeof(Slot) == 16 && alignof(Slot) == 16);
 #endif
 }
 
+#if defined(__x86_64__)
+// LoadAtomic() into a vector register, for SIMD work on the slot (internal/tag_match.h).
+[[nodiscard]] inline __m128i LoadAtomicVector(const Slot& s) noexcept {
+#if defined(SLUICE_TSAN)
+  const U128 w = __atomic_load_n(&s.word, __ATOMIC_RELAXED);  // instrumented, as above
+  return _mm_set_epi64x(static_cast<long long>(static_cast<std::uint64_t>(w >> 64)),
+                        static_cast<long long>(static_cast<std::uint64_t>(w)));
+#else
+  __m128i v;
+  asm volatile("movdqa %1, %0" : "=x"(v) : "m"(*reinterpret_cast<const __m128i*>(&s.word)));
+  return v;
+#endif
+}
+#endif
+
 // 128-bit compare-and-swap (LOCK CMPXCHG16B with -mcx16; a full barrier, seq_cst). On failure
 // `expected` receives the slot's current value, read atomically.
 [[nodiscard]] inline bool Cas(Slot& s, U128& expected, U128 desired) noexcept {

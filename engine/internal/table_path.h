@@ -16,6 +16,7 @@
 #include <cstdint>
 
 #include "internal/atomic_slot.h"
+#include "internal/tag_match.h"
 #include "sluice/cacheline.h"
 #include "sluice/decision.h"
 #include "sluice/gcra.h"
@@ -30,6 +31,7 @@ static_assert(sizeof(StateTable::Bucket) == kCacheLine);
 static_assert(alignof(StateTable::Bucket) == kCacheLine);
 static_assert(sizeof(StateTable::Bucket) / StateTable::kSlotsPerBucket == 16,
               "16 bytes per key of capacity");
+static_assert(StateTable::kSlotsPerBucket == internal::kBucketSlots);
 
 namespace internal {
 
@@ -69,14 +71,55 @@ struct TablePath {
     const std::uint64_t tag = TagFor(hash);
     StateTable::Bucket& bucket = BucketFor(t, hash);
     if (t.atomic_loads_) [[likely]] {
+      // Four 16-byte snapshots (each slot's own; the bucket as a whole is not one), and the
+      // slot of our committed key among them. More than one match can only be a transient
+      // race (a key moving between the reads): the slow path sorts it out.
+#if defined(SLUICE_SIMD_TAG_MATCH)
+      const __m128i s0 = LoadAtomicVector(bucket.slots[0]);
+      const __m128i s1 = LoadAtomicVector(bucket.slots[1]);
+      const __m128i s2 = LoadAtomicVector(bucket.slots[2]);
+      const __m128i s3 = LoadAtomicVector(bucket.slots[3]);
+      const unsigned mask = MatchTagMaskSse2(s0, s1, s2, s3, tag);
+      // The TAT through a branch on the mask rather than a blend: the branch is predicted, so
+      // the rule and the CAS start from the loaded TAT while the compare is still checked (a
+      // blend would put the compare on the path from the load to the CAS of every decision).
+      std::size_t index;
+      __m128i chosen;
+      switch (mask) {
+        case 1:
+          index = 0, chosen = s0;
+          break;
+        case 2:
+          index = 1, chosen = s1;
+          break;
+        case 4:
+          index = 2, chosen = s2;
+          break;
+        case 8:
+          index = 3, chosen = s3;
+          break;
+        default:  // absent, or a transient double match
+          return t.CheckSlow(hash, params, now, cost);
+      }
+      const std::int64_t tat = static_cast<std::int64_t>(HighHalf(chosen));
+#else
+      U128 words[StateTable::kSlotsPerBucket];
       for (std::size_t i = 0; i < StateTable::kSlotsPerBucket; ++i) {
-        U128 seen = LoadAtomic(bucket.slots[i]);
-        if (TagOf(seen) != tag) continue;
-        // `seen` is a snapshot: a denial (or a cost-0 ask) is decided by it alone.
-        const GcraResult r = GcraStep(params, TatOf(seen), now, cost);
+        words[i] = LoadAtomic(bucket.slots[i]);
+      }
+      const TagMatch m = MatchTagScalar(words, tag);
+      if (m.mask == 0 || (m.mask & (m.mask - 1)) != 0) return t.CheckSlow(hash, params, now, cost);
+      const std::size_t index = static_cast<std::size_t>(__builtin_ctz(m.mask));
+      const std::int64_t tat = m.tat;
+#endif
+      {
+        Slot& slot = bucket.slots[index];
+        U128 seen = Pack(tag, tat);  // the snapshot: its tag matched, so it is ours
+        // A snapshot decides a denial (or a cost-0 ask) alone.
+        const GcraResult r = GcraStep(params, tat, now, cost);
         if (!r.decision.allowed || cost == 0) return Fields(r.decision);
-        if (Cas(bucket.slots[i], seen, Pack(tag, r.new_tat))) return Fields(r.decision);
-        break;  // lost a race: the slow path starts over from a fresh read
+        if (Cas(slot, seen, Pack(tag, r.new_tat))) return Fields(r.decision);
+        // Lost a race: the slow path starts over from a fresh read.
       }
     }
     return t.CheckSlow(hash, params, now, cost);
