@@ -13,6 +13,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "internal/atomic_slot.h"
+#include "internal/table_path.h"
 
 namespace sluice {
 
@@ -20,27 +21,16 @@ using internal::Cas;
 using internal::LoadRelaxed;
 using internal::Pack;
 using internal::Slot;
+using internal::TablePath;
+using internal::TagFor;
 using internal::TagOf;
 using internal::TatOf;
 using internal::U128;
-
-struct alignas(kCacheLine) StateTable::Bucket {
-  Slot slots[kSlotsPerBucket];
-};
-static_assert(sizeof(StateTable::Bucket) == kCacheLine);
-static_assert(alignof(StateTable::Bucket) == kCacheLine);
-static_assert(sizeof(StateTable::Bucket) / StateTable::kSlotsPerBucket == 16,
-              "16 bytes per key of capacity");
 
 namespace {
 
 constexpr std::uint64_t kPending = std::uint64_t{1} << 63;
 constexpr std::size_t kMaxCapacity = std::size_t{1} << 34;
-
-[[nodiscard]] inline std::uint64_t TagFor(std::uint64_t hash) noexcept {
-  const std::uint64_t tag = hash >> 1;
-  return tag == 0 ? 1 : tag;
-}
 
 [[nodiscard]] inline bool IsPending(U128 w) noexcept { return (TagOf(w) & kPending) != 0; }
 
@@ -125,16 +115,12 @@ StateTable::StateTable(Bucket* buckets, std::size_t bucket_count, WhenFull when_
 
 StateTable::~StateTable() { munmap(buckets_, bucket_count_ * sizeof(Bucket)); }
 
-StateTable::Bucket& StateTable::BucketFor(std::uint64_t hash) const noexcept {
-  return buckets_[hash & bucket_mask_];
-}
-
 StateTable::CounterStripe& StateTable::StripeFor(std::uint64_t hash) noexcept {
   return stripes_[(hash >> 8) % kStripes];
 }
 
 void StateTable::Prefetch(std::uint64_t hash) const noexcept {
-  __builtin_prefetch(&BucketFor(hash), /*rw=*/1, /*locality=*/3);
+  __builtin_prefetch(&TablePath::BucketFor(*this, hash), /*rw=*/1, /*locality=*/3);
 }
 
 namespace {
@@ -161,10 +147,14 @@ namespace {
 }  // namespace
 
 Decision StateTable::Check(std::uint64_t hash, const GcraParams& params,
-                           std::chrono::nanoseconds now_ns, std::uint64_t cost) noexcept {
-  const std::int64_t now = ClampTime(now_ns.count());
+                           std::chrono::nanoseconds now, std::uint64_t cost) noexcept {
+  return TablePath::Check(*this, hash, params, ClampTime(now.count()), cost);
+}
+
+Decision StateTable::CheckSlow(std::uint64_t hash, const GcraParams& params, std::int64_t now,
+                               std::uint64_t cost) noexcept {
   const std::uint64_t tag = TagFor(hash);
-  Bucket& bucket = BucketFor(hash);
+  Bucket& bucket = TablePath::BucketFor(*this, hash);
   for (;;) {
     std::size_t i = 0;
     U128 seen = 0;
@@ -282,7 +272,7 @@ std::optional<Decision> StateTable::TryInstall(Bucket& bucket, std::uint64_t tag
 void StateTable::Refund(std::uint64_t hash, const GcraParams& params, std::uint64_t cost) noexcept {
   if (cost == 0 || cost > params.burst) return;
   const std::uint64_t tag = TagFor(hash);
-  Bucket& bucket = BucketFor(hash);
+  Bucket& bucket = TablePath::BucketFor(*this, hash);
   const std::int64_t give_back = static_cast<std::int64_t>(cost) * params.emission_interval;
   for (Slot& slot : bucket.slots) {
     U128 expected = LoadRelaxed(slot);

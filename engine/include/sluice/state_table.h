@@ -85,6 +85,7 @@ namespace sluice {
 
 namespace internal {
 struct StateTableTestPeer;
+struct TablePath;
 }  // namespace internal
 
 enum class WhenFull : std::uint8_t { kEvict, kDeny, kAllow };
@@ -145,6 +146,7 @@ class StateTable {
 
  private:
   friend struct internal::StateTableTestPeer;
+  friend struct internal::TablePath;  // the inline fast path (internal/table_path.h)
 
   struct alignas(kCacheLine) CounterStripe {
     std::atomic<std::uint64_t> installs{0};
@@ -157,7 +159,10 @@ class StateTable {
   static constexpr std::size_t kStripes = 16;
 
   StateTable(Bucket* buckets, std::size_t bucket_count, WhenFull when_full) noexcept;
-  Bucket& BucketFor(std::uint64_t hash) const noexcept;
+  // Everything but the fast path of internal/table_path.h: the whole decision loop, installs
+  // included. `now` is already clamped. Out of line on purpose.
+  [[gnu::noinline]] Decision CheckSlow(std::uint64_t hash, const GcraParams& params,
+                                       std::int64_t now, std::uint64_t cost) noexcept;
   CounterStripe& StripeFor(std::uint64_t hash) noexcept;
   // One pass of the install protocol; nullopt means "scan again".
   std::optional<Decision> TryInstall(Bucket& bucket, std::uint64_t tag, std::uint64_t hash,
