@@ -220,6 +220,7 @@ int main(int argc, char** argv) {
   if (!rate.ok()) return Fail(rate.status());
   const std::uint64_t burst_flag = absl::GetFlag(FLAGS_burst);
   const std::uint64_t burst = burst_flag == 0 ? 20 : burst_flag;
+  if (!absl::GetFlag(FLAGS_log).empty()) return ReplayLogs(*names, *rate, burst);
   if (burst_flag != 0) {
     std::string ignoring;
     for (const std::string& n : *names) {
@@ -231,8 +232,6 @@ int main(int argc, char** argv) {
                 << absl::FormatDuration(absl::FromChrono(rate->period)) << "\n";
     }
   }
-
-  if (!absl::GetFlag(FLAGS_log).empty()) return ReplayLogs(*names, *rate, burst);
 
   // The trace.
   const std::string trace_path = absl::GetFlag(FLAGS_trace);
