@@ -193,14 +193,25 @@ absl::Status PlotSweep(const std::string& path, const LogReplayReport& r) {
     const std::string s = r.results[0].point.rate.ToString();
     return s.substr(s.find('/'));
   }();
+  const bool png = path.size() > 4 && path.compare(path.size() - 4, 4, ".png") == 0;
   std::string script = absl::StrCat(
-      "set terminal svg size 960,540 dynamic enhanced font 'sans,11' background '#ffffff'\n",
+      png ? "set terminal pngcairo size 960,540 enhanced font 'sans,10' background '#ffffff'\n"
+          : "set terminal svg size 960,540 dynamic enhanced font 'sans,11' background '#ffffff'\n",
       "set output '", path, "'\n", "set title \"", absl::StrJoin(r.files, ", "), ": ", r.requests,
       " requests from ", r.clients, " clients (key ", r.key, ")\" noenhanced\n", "set xlabel '",
       burst ? "burst" : absl::StrCat("rate (requests", unit, ")"), "' noenhanced\n",
       "set ylabel 'denied (%)'\n",
       "set key outside right top noenhanced\nset grid\nset yrange [0:*]\n");
   if (r.sweep.geometric) absl::StrAppend(&script, "set logscale x\n");
+  if (!r.sweep.points.empty()) {
+    const auto value = [&](const SweepPoint& p) {
+      return static_cast<double>(burst ? p.burst : p.rate.count);
+    };
+    const double lo = value(r.sweep.points.front());
+    const double hi = value(r.sweep.points.back());
+    absl::StrAppend(&script, "set xrange [", r.sweep.geometric ? lo / 1.1 : lo - 0.5, ":",
+                    r.sweep.geometric ? hi * 1.1 : hi + 0.5, "]\n");
+  }
   std::vector<std::string> plots;
   for (std::size_t a = 0; a < r.replay.algorithms.size(); ++a) {
     absl::StrAppend(&script, "$d", a, " << EOD\n");
