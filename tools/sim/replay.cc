@@ -99,33 +99,32 @@ void Replay::Add(std::int64_t t_ns, std::string_view key, std::uint64_t cost) {
   max_seen_ = std::max(max_seen_, rec.t);
   // Release what can no longer be overtaken: older than the newest time minus the window.
   const std::int64_t edge = max_seen_ - options_.window_ns;
-  for (;;) {
-    const bool a = !in_order_.empty() && in_order_.front().t <= edge;
-    const bool b = !out_of_order_.empty() && out_of_order_.top().t <= edge;
-    if (!a && !b) break;
-    if (a && (!b || !Later{}(in_order_.front(), out_of_order_.top()))) {
-      Release(in_order_.front());
-      in_order_.pop_front();
-    } else {
-      Release(out_of_order_.top());
-      out_of_order_.pop();
-    }
+  while (ReleaseEarliest(edge)) {
   }
 }
 
-void Replay::Finish() {
-  while (!in_order_.empty() || !out_of_order_.empty()) {
-    const bool a = !in_order_.empty();
-    const bool b = !out_of_order_.empty();
-    if (a && (!b || !Later{}(in_order_.front(), out_of_order_.top()))) {
-      Release(in_order_.front());
-      in_order_.pop_front();
-    } else {
-      Release(out_of_order_.top());
-      out_of_order_.pop();
-    }
+bool Replay::ReleaseEarliest(std::int64_t edge) {
+  const bool a = !in_order_.empty() && in_order_.front().t <= edge;
+  const bool b = !out_of_order_.empty() && out_of_order_.top().t <= edge;
+  if (!a && !b) return false;
+  if (a && (!b || !Later{}(in_order_.front(), out_of_order_.top()))) {
+    Release(in_order_.front());
+    in_order_.pop_front();
+  } else {
+    Release(out_of_order_.top());
+    out_of_order_.pop();
   }
-  // The last second of a spread log.
+  return true;
+}
+
+void Replay::Finish() {
+  while (ReleaseEarliest(INT64_MAX)) {
+  }
+  FlushSecond();
+}
+
+// Spread: the held records of one second, spaced evenly over it, decided.
+void Replay::FlushSecond() {
   const std::size_t n = second_.size();
   for (std::size_t i = 0; i < n; ++i) {
     second_[i].t =
@@ -143,13 +142,7 @@ void Replay::Release(const Record& r) {
   }
   const std::int64_t second = r.t - r.t % kNsPerS;
   if (second != second_at_) {
-    const std::size_t n = second_.size();
-    for (std::size_t i = 0; i < n; ++i) {
-      second_[i].t =
-          second_at_ + static_cast<std::int64_t>(i) * kNsPerS / static_cast<std::int64_t>(n);
-      Decide(second_[i]);
-    }
-    second_.clear();
+    FlushSecond();
     second_at_ = second;
   }
   second_.push_back(r);

@@ -111,7 +111,10 @@ class Replay {
   };
 
   explicit Replay(ReplayOptions options);
+  // The earliest held record if it is at or before `edge`, released; false when none is.
+  bool ReleaseEarliest(std::int64_t edge);
   void Release(const Record& r);  // in time order: to the spread stage or decided
+  void FlushSecond();
   void Decide(const Record& r);
   template <class G>
   void DecideGroup(G& group, const Record& r, std::uint64_t* admitted_mask);

@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "sim/plot.h"
 
 namespace sluice::sim {
 namespace {
@@ -46,10 +47,6 @@ std::string Swept(const LogReplayReport& r, const SweepPoint& p) {
 std::string TargetText(const Target& t) {
   return absl::StrFormat("at most %g%% of %s denied", t.percent,
                          t.clients ? "clients" : "requests");
-}
-
-bool UsesBurst(std::string_view a) {
-  return a == "gcra" || a == "token-bucket" || a == "leaky-bucket";
 }
 
 }  // namespace
@@ -183,11 +180,7 @@ void PrintReplayJson(std::FILE* f, const LogReplayReport& r) {
 }
 
 absl::Status PlotSweep(const std::string& path, const LogReplayReport& r) {
-  if (std::system("command -v gnuplot >/dev/null 2>&1") != 0) {
-    return absl::FailedPreconditionError(
-        "--plot needs gnuplot, which is not installed: apt-get install gnuplot-nox "
-        "(tools/install-deps.sh installs it)");
-  }
+  if (auto s = GnuplotInstalled(); !s.ok()) return s;
   const bool burst = r.sweep.dimension == SweepDimension::kBurst;
   const std::string unit = r.results.empty() ? "" : [&] {
     const std::string s = r.results[0].point.rate.ToString();
@@ -233,14 +226,7 @@ absl::Status PlotSweep(const std::string& path, const LogReplayReport& r) {
                   " to graph 1, first ", r.target.percent, " nohead dt 3 lw 1 lc 'black' front\n",
                   "set label 'target' at graph 0.01, first ", r.target.percent,
                   " offset 0,0.7 front\n", "plot ", absl::StrJoin(plots, ", "), "\n");
-  FILE* gp = popen("gnuplot", "w");
-  if (gp == nullptr) return absl::InternalError("cannot start gnuplot");
-  const bool written = std::fwrite(script.data(), 1, script.size(), gp) == script.size();
-  const int status = pclose(gp);
-  if (!written || status == -1 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-    return absl::InternalError(absl::StrCat("gnuplot failed to write '", path, "'"));
-  }
-  return absl::OkStatus();
+  return RunGnuplot(script, path);
 }
 
 }  // namespace sluice::sim

@@ -15,8 +15,8 @@ namespace sluice::sim {
 void PrintReplayTable(std::FILE* out, const LogReplayReport& report);
 // The same as one JSON object, with every point's top keys.
 void PrintReplayJson(std::FILE* out, const LogReplayReport& report);
-// An SVG, or a PNG when `path` ends in .png (gnuplot): denied requests and denied clients (%) against the swept limit, one colour
-// per algorithm, the target as a dashed line.
+// An SVG, or a PNG when `path` ends in .png (gnuplot): denied requests and denied clients
+// (%) against the swept limit, one colour per algorithm, the target as a dotted line.
 absl::Status PlotSweep(const std::string& path, const LogReplayReport& report);
 
 }  // namespace sluice::sim
