@@ -38,6 +38,10 @@ run: build
 sim: build
 	@$(BUILD)/tools/sluice-sim --algorithm gcra --rate 4/s --burst 4 \
 	  --trace tests/tools/data/sample_trace.csv --decisions -
+	@echo
+	@$(BUILD)/tools/sluice-sim --log tests/tools/data/sample_access.log --format combined \
+	  --key ip --algorithm gcra,sliding-log --burst 5 --spread --sweep rate=1/s..40/s:8 \
+	  --target 5%
 
 bench: build
 	@$(BUILD)/bench/sluice-bench $(BENCH_ARGS)

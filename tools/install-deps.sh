@@ -10,6 +10,7 @@ packages=(
   clang clang-format libclang-rt-14-dev
   valgrind
   gnuplot-nox
+  zlib1g-dev  # sluice-sim --log reads gzip-compressed access logs
   curl
   nginx
   # `make package` and tests/install/deb_package.sh: CPackDeb runs `file` on every installed

@@ -61,6 +61,34 @@ concept Algorithm = requires(A a, const A ca, const AlgorithmConfig& config, std
 // The key space every lab algorithm hashes its keys in (there is one policy per instance).
 inline constexpr std::uint64_t kLabSpace = 0x1ab;
 
+// What the step of an algorithm whose state is one 64-bit word answers (token-bucket,
+// leaky-bucket, fixed-window): the decision and, when `write`, the word to store.
+struct SlotStep {
+  Decision decision;
+  bool write = false;
+  std::uint64_t word = 0;
+};
+
+// The state of one key of those algorithms (and of gcra, whose word is the TAT) when the caller
+// holds it instead of a table: default-constructed, a key never seen.
+struct SlotWord {
+  std::uint64_t word = 0;
+  bool found = false;
+};
+
+// An algorithm whose rule also runs on per-key state the caller holds, with no table: the log
+// replay of sluice-sim keeps one state per key and per limit in dense arrays (tools/sim).
+//   KeyState                       default-constructed: a fresh key.
+//   Decide(state, now, cost)       what Check decides for a key in `state`; updates `state` as
+//                                  Check updates the key's. Touches nothing else; not
+//                                  thread-safe for one state. Same time rules as Check.
+template <class A>
+concept Replayable = Algorithm<A> && requires(const A ca, typename A::KeyState& state,
+                                              std::chrono::nanoseconds now, std::uint64_t cost) {
+  { ca.Decide(state, now, cost) }
+  noexcept->std::same_as<Decision>;
+};
+
 }  // namespace sluice::algorithms
 
 #endif  // SLUICE_ALGORITHMS_ALGORITHM_H_

@@ -25,38 +25,31 @@
 
 #include "absl/status/statusor.h"
 #include "algorithms/algorithm.h"
+#include "algorithms/slot_algorithm.h"
 #include "sluice/decision.h"
 #include "sluice/key_hash.h"
 
 namespace sluice::algorithms {
 
-class SlotTable;
-
-class FixedWindow {
+class FixedWindow : public SlotAlgorithm<FixedWindow> {
  public:
   static constexpr std::string_view kName = "fixed-window";
   static constexpr std::uint64_t kMaxCount = (std::uint64_t{1} << 24) - 1;
 
   // Errors: count 0 or above kMaxCount, period 0 or above 2^61 ns, bad capacity.
   static absl::StatusOr<std::unique_ptr<FixedWindow>> Create(const AlgorithmConfig& config);
-  ~FixedWindow();
-
-  // Thread-safe, lock-free, no allocation.
-  [[nodiscard]] Decision Check(std::string_view key, std::chrono::nanoseconds now,
-                               std::uint64_t cost) noexcept;
-  [[nodiscard]] Decision Peek(std::string_view key, std::chrono::nanoseconds now,
-                              std::uint64_t cost) noexcept;
-  [[nodiscard]] double bytes_per_key() const noexcept;
-  // Admissions that took another key's slot (that key forgot its state).
-  [[nodiscard]] std::uint64_t displaced() const noexcept;
+  // Check, Peek, Decide, bytes_per_key, displaced: SlotAlgorithm's (thread-safe, lock-free).
 
  private:
+  friend class SlotAlgorithm<FixedWindow>;
   FixedWindow(std::uint64_t count, std::int64_t period_ns, KeyHasher hasher,
               std::unique_ptr<SlotTable> table);
+  // The rule above, and when a word expires: a count of an earlier window says nothing.
+  [[nodiscard]] SlotStep Step(bool found, std::uint64_t word, std::int64_t now,
+                              std::uint64_t cost) const noexcept;
+  [[nodiscard]] std::int64_t Expires(std::uint64_t word, std::int64_t now) const noexcept;
   std::uint64_t count_;
   std::int64_t period_ns_;
-  KeyHasher hasher_;
-  std::unique_ptr<SlotTable> table_;
 };
 
 }  // namespace sluice::algorithms

@@ -31,30 +31,20 @@
 
 #include "absl/status/statusor.h"
 #include "algorithms/algorithm.h"
+#include "algorithms/slot_algorithm.h"
 #include "sluice/decision.h"
 #include "sluice/key_hash.h"
 
 namespace sluice::algorithms {
 
-class SlotTable;
-
-class LeakyBucket {
+class LeakyBucket : public SlotAlgorithm<LeakyBucket> {
  public:
   static constexpr std::string_view kName = "leaky-bucket";
   static constexpr std::uint64_t kMaxBurst = ((std::uint64_t{1} << 22) - 1) / 1000;  // 4194
 
   // Errors: burst 0 or above kMaxBurst, a rate below 0.001/s or above 10^9/s, bad capacity.
   static absl::StatusOr<std::unique_ptr<LeakyBucket>> Create(const AlgorithmConfig& config);
-  ~LeakyBucket();
-
-  // Thread-safe, lock-free, no allocation.
-  [[nodiscard]] Decision Check(std::string_view key, std::chrono::nanoseconds now,
-                               std::uint64_t cost) noexcept;
-  [[nodiscard]] Decision Peek(std::string_view key, std::chrono::nanoseconds now,
-                              std::uint64_t cost) noexcept;
-  [[nodiscard]] double bytes_per_key() const noexcept;
-  // Admissions that took another key's slot (that key forgot its state).
-  [[nodiscard]] std::uint64_t displaced() const noexcept;
+  // Check, Peek, Decide, bytes_per_key, displaced: SlotAlgorithm's (thread-safe, lock-free).
 
   struct Params {
     std::uint64_t rate_m = 1;  // milli-requests per second
@@ -62,10 +52,13 @@ class LeakyBucket {
   };
 
  private:
+  friend class SlotAlgorithm<LeakyBucket>;
   LeakyBucket(Params params, KeyHasher hasher, std::unique_ptr<SlotTable> table);
+  // The rule above, and when a word expires: once its excess has leaked to 0 (as fresh).
+  [[nodiscard]] SlotStep Step(bool found, std::uint64_t word, std::int64_t now,
+                              std::uint64_t cost) const noexcept;
+  [[nodiscard]] std::int64_t Expires(std::uint64_t word, std::int64_t now) const noexcept;
   Params params_;
-  KeyHasher hasher_;
-  std::unique_ptr<SlotTable> table_;
 };
 
 }  // namespace sluice::algorithms

@@ -47,6 +47,11 @@ class SlidingLog {
     std::vector<std::int64_t> times;  // non-decreasing; [head, end) may still be live
     std::size_t head = 0;
   };
+  using KeyState = Log;
+  // The rule on a log the caller holds (see Replayable in algorithm.h); Check runs it under the
+  // key's stripe lock. Allocates as the log grows.
+  [[nodiscard]] Decision Decide(Log& log, std::chrono::nanoseconds now,
+                                std::uint64_t cost) const noexcept;
 
  private:
   SlidingLog(std::uint64_t count, std::int64_t period_ns, KeyHasher hasher)

@@ -52,6 +52,11 @@ class SlidingWindowCounter {
     std::uint64_t current = 0;
     std::uint64_t previous = 0;
   };
+  using KeyState = State;
+  // The rule on a state the caller holds (see Replayable in algorithm.h); Check runs it under
+  // the key's stripe lock.
+  [[nodiscard]] Decision Decide(State& state, std::chrono::nanoseconds now,
+                                std::uint64_t cost) const noexcept;
 
  private:
   SlidingWindowCounter(std::uint64_t count, std::int64_t period_ns, KeyHasher hasher)

@@ -45,18 +45,12 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "algorithms/algorithm.h"
 #include "internal/atomic_slot.h"
 #include "sluice/cacheline.h"
 #include "sluice/decision.h"
 
 namespace sluice::algorithms {
-
-// What an algorithm's step answers: the decision and, when `write`, the word to store.
-struct SlotStep {
-  Decision decision;
-  bool write = false;
-  std::uint64_t word = 0;
-};
 
 class SlotTable {
  public:

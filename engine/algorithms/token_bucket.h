@@ -28,39 +28,33 @@
 
 #include "absl/status/statusor.h"
 #include "algorithms/algorithm.h"
+#include "algorithms/slot_algorithm.h"
 #include "sluice/decision.h"
 #include "sluice/gcra.h"
 #include "sluice/key_hash.h"
 
 namespace sluice::algorithms {
 
-class SlotTable;
-
-class TokenBucket {
+class TokenBucket : public SlotAlgorithm<TokenBucket> {
  public:
   static constexpr std::string_view kName = "token-bucket";
 
   // Errors: those of GcraParams::Make (burst 0, rate above 10^9/s, burst*T above 73 years)
   // and of the table capacity.
   static absl::StatusOr<std::unique_ptr<TokenBucket>> Create(const AlgorithmConfig& config);
-  ~TokenBucket();
-
-  // Thread-safe, lock-free, no allocation.
-  [[nodiscard]] Decision Check(std::string_view key, std::chrono::nanoseconds now,
-                               std::uint64_t cost) noexcept;
-  [[nodiscard]] Decision Peek(std::string_view key, std::chrono::nanoseconds now,
-                              std::uint64_t cost) noexcept;
-  [[nodiscard]] double bytes_per_key() const noexcept;
-  // Admissions that took another key's slot (that key forgot its state).
-  [[nodiscard]] std::uint64_t displaced() const noexcept;
+  // Check, Peek, Decide, bytes_per_key, displaced: SlotAlgorithm's (thread-safe, lock-free).
 
  private:
+  friend class SlotAlgorithm<TokenBucket>;
   TokenBucket(const GcraParams& params, std::uint64_t space, KeyHasher hasher,
               std::unique_ptr<SlotTable> table);
-  GcraParams params_;    // emission_interval = T, window = C
-  std::uint64_t space_;  // the key space gcra's policy of the same rate and burst hashes in
-  KeyHasher hasher_;
-  std::unique_ptr<SlotTable> table_;
+  // The rule above (the word is full_at), and when a word expires: once the bucket is full.
+  [[nodiscard]] SlotStep Step(bool found, std::uint64_t word, std::int64_t now,
+                              std::uint64_t cost) const noexcept;
+  [[nodiscard]] static std::int64_t Expires(std::uint64_t word, std::int64_t /*now*/) noexcept {
+    return static_cast<std::int64_t>(word);
+  }
+  GcraParams params_;  // emission_interval = T, window = C
 };
 
 }  // namespace sluice::algorithms

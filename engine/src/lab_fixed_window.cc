@@ -4,6 +4,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "algorithms/fixed_window.h"
+#include "algorithms/slot_algorithm_impl.h"
 #include "algorithms/slot_table.h"
 #include "sluice/gcra.h"
 
@@ -14,9 +15,13 @@ constexpr int kCountBits = 24;
 constexpr std::uint64_t kCountMask = (std::uint64_t{1} << kCountBits) - 1;
 constexpr std::uint64_t kWindowMask = (std::uint64_t{1} << 40) - 1;
 
+}  // namespace
+
 // The rule of fixed_window.h. Pure.
-SlotStep Step(std::uint64_t count, std::int64_t period, bool found, std::uint64_t word,
-              std::int64_t now, std::uint64_t cost) noexcept {
+SlotStep FixedWindow::Step(bool found, std::uint64_t word, std::int64_t now,
+                           std::uint64_t cost) const noexcept {
+  const std::uint64_t count = count_;
+  const std::int64_t period = period_ns_;
   const std::int64_t window = now / period;
   const std::uint64_t id = static_cast<std::uint64_t>(window) & kWindowMask;
   const std::uint64_t used = found && (word >> kCountBits) == id ? word & kCountMask : 0;
@@ -38,7 +43,11 @@ SlotStep Step(std::uint64_t count, std::int64_t period, bool found, std::uint64_
   return r;
 }
 
-}  // namespace
+std::int64_t FixedWindow::Expires(std::uint64_t word, std::int64_t now) const noexcept {
+  const std::int64_t window = now / period_ns_;
+  const std::uint64_t id = static_cast<std::uint64_t>(window) & kWindowMask;
+  return (word >> kCountBits) == id ? (window + 1) * period_ns_ : std::int64_t{0};
+}
 
 absl::StatusOr<std::unique_ptr<FixedWindow>> FixedWindow::Create(const AlgorithmConfig& config) {
   if (config.rate.count == 0 || config.rate.count > kMaxCount) {
@@ -59,37 +68,8 @@ absl::StatusOr<std::unique_ptr<FixedWindow>> FixedWindow::Create(const Algorithm
 
 FixedWindow::FixedWindow(std::uint64_t count, std::int64_t period_ns, KeyHasher hasher,
                          std::unique_ptr<SlotTable> table)
-    : count_(count), period_ns_(period_ns), hasher_(hasher), table_(std::move(table)) {}
-FixedWindow::~FixedWindow() = default;
+    : SlotAlgorithm(kLabSpace, hasher, std::move(table)), count_(count), period_ns_(period_ns) {}
 
-Decision FixedWindow::Check(std::string_view key, std::chrono::nanoseconds now,
-                            std::uint64_t cost) noexcept {
-  const std::int64_t t = ClampTime(now.count());
-  const std::int64_t window = t / period_ns_;
-  const std::uint64_t id = static_cast<std::uint64_t>(window) & kWindowMask;
-  return table_->Update(
-      hasher_.Hash(kLabSpace, key), t,
-      [&](bool found, std::uint64_t word) {
-        return Step(count_, period_ns_, found, word, t, cost);
-      },
-      // A count of an earlier window carries no information.
-      [&](std::uint64_t word) {
-        return (word >> kCountBits) == id ? (window + 1) * period_ns_ : std::int64_t{0};
-      });
-}
-
-Decision FixedWindow::Peek(std::string_view key, std::chrono::nanoseconds now,
-                           std::uint64_t cost) noexcept {
-  const std::int64_t t = ClampTime(now.count());
-  return table_->Peek(hasher_.Hash(kLabSpace, key), [&](bool found, std::uint64_t word) {
-    return Step(count_, period_ns_, found, word, t, cost);
-  });
-}
-
-double FixedWindow::bytes_per_key() const noexcept {
-  return static_cast<double>(table_->memory_bytes()) / static_cast<double>(table_->capacity());
-}
-
-std::uint64_t FixedWindow::displaced() const noexcept { return table_->displaced(); }
+template class SlotAlgorithm<FixedWindow>;
 
 }  // namespace sluice::algorithms

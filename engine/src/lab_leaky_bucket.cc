@@ -4,6 +4,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "algorithms/leaky_bucket.h"
+#include "algorithms/slot_algorithm_impl.h"
 #include "algorithms/slot_table.h"
 #include "sluice/gcra.h"
 
@@ -24,9 +25,12 @@ std::int64_t LeakedBy(const LeakyBucket::Params& p, std::int64_t last_ms,
   return (last_ms + static_cast<std::int64_t>(ms)) * kNsPerMs;
 }
 
+}  // namespace
+
 // The rule of leaky_bucket.h. Pure.
-SlotStep Step(const LeakyBucket::Params& p, bool found, std::uint64_t word, std::int64_t now,
-              std::uint64_t cost) noexcept {
+SlotStep LeakyBucket::Step(bool found, std::uint64_t word, std::int64_t now,
+                           std::uint64_t cost) const noexcept {
+  const Params& p = params_;
   const std::int64_t now_ms = MsOf(now);
   const std::int64_t last_ms = found ? static_cast<std::int64_t>(word >> kExcessBits) : now_ms;
   const std::uint64_t excess = found ? word & kExcessMask : 0;
@@ -60,7 +64,10 @@ SlotStep Step(const LeakyBucket::Params& p, bool found, std::uint64_t word, std:
   return r;
 }
 
-}  // namespace
+std::int64_t LeakyBucket::Expires(std::uint64_t word, std::int64_t /*now*/) const noexcept {
+  const auto last_ms = static_cast<std::int64_t>(word >> kExcessBits);
+  return LeakedBy(params_, last_ms, word & kExcessMask);
+}
 
 absl::StatusOr<std::unique_ptr<LeakyBucket>> LeakyBucket::Create(const AlgorithmConfig& config) {
   if (config.burst == 0 || config.burst > kMaxBurst) {
@@ -88,34 +95,8 @@ absl::StatusOr<std::unique_ptr<LeakyBucket>> LeakyBucket::Create(const Algorithm
 }
 
 LeakyBucket::LeakyBucket(Params params, KeyHasher hasher, std::unique_ptr<SlotTable> table)
-    : params_(params), hasher_(hasher), table_(std::move(table)) {}
-LeakyBucket::~LeakyBucket() = default;
+    : SlotAlgorithm(kLabSpace, hasher, std::move(table)), params_(params) {}
 
-Decision LeakyBucket::Check(std::string_view key, std::chrono::nanoseconds now,
-                            std::uint64_t cost) noexcept {
-  const std::int64_t t = ClampTime(now.count());
-  return table_->Update(
-      hasher_.Hash(kLabSpace, key), t,
-      [&](bool found, std::uint64_t word) { return Step(params_, found, word, t, cost); },
-      // Once the excess has leaked to 0 the key is as good as fresh.
-      [&](std::uint64_t word) {
-        const auto last_ms = static_cast<std::int64_t>(word >> kExcessBits);
-        return LeakedBy(params_, last_ms, word & kExcessMask);
-      });
-}
-
-Decision LeakyBucket::Peek(std::string_view key, std::chrono::nanoseconds now,
-                           std::uint64_t cost) noexcept {
-  const std::int64_t t = ClampTime(now.count());
-  return table_->Peek(hasher_.Hash(kLabSpace, key), [&](bool found, std::uint64_t word) {
-    return Step(params_, found, word, t, cost);
-  });
-}
-
-double LeakyBucket::bytes_per_key() const noexcept {
-  return static_cast<double>(table_->memory_bytes()) / static_cast<double>(table_->capacity());
-}
-
-std::uint64_t LeakyBucket::displaced() const noexcept { return table_->displaced(); }
+template class SlotAlgorithm<LeakyBucket>;
 
 }  // namespace sluice::algorithms

@@ -54,19 +54,21 @@ absl::StatusOr<std::unique_ptr<SlidingLog>> SlidingLog::Create(const AlgorithmCo
                      KeyHasher(config.seed.value_or(HashSeed::Random()))));
 }
 
+Decision SlidingLog::Decide(Log& log, std::chrono::nanoseconds now,
+                            std::uint64_t cost) const noexcept {
+  const Outcome o = Step(count_, period_ns_, log, ClampTime(now.count()), cost);
+  log.head = o.first_live;
+  if (o.decision.allowed) log.times.insert(log.times.end(), cost, o.at);
+  if (log.head >= 32 && log.head * 2 >= log.times.size()) {  // drop what has slid out
+    log.times.erase(log.times.begin(), log.times.begin() + static_cast<std::ptrdiff_t>(log.head));
+    log.head = 0;
+  }
+  return o.decision;
+}
+
 Decision SlidingLog::Check(std::string_view key, std::chrono::nanoseconds now,
                            std::uint64_t cost) noexcept {
-  const std::int64_t t = ClampTime(now.count());
-  return map_.With(hasher_.Hash(kLabSpace, key), [&](Log& log) {
-    const Outcome o = Step(count_, period_ns_, log, t, cost);
-    log.head = o.first_live;
-    if (o.decision.allowed) log.times.insert(log.times.end(), cost, o.at);
-    if (log.head >= 32 && log.head * 2 >= log.times.size()) {  // drop what has slid out
-      log.times.erase(log.times.begin(), log.times.begin() + static_cast<std::ptrdiff_t>(log.head));
-      log.head = 0;
-    }
-    return o.decision;
-  });
+  return map_.With(hasher_.Hash(kLabSpace, key), [&](Log& log) { return Decide(log, now, cost); });
 }
 
 Decision SlidingLog::Peek(std::string_view key, std::chrono::nanoseconds now,

@@ -89,14 +89,17 @@ absl::StatusOr<std::unique_ptr<SlidingWindowCounter>> SlidingWindowCounter::Crea
                                KeyHasher(config.seed.value_or(HashSeed::Random()))));
 }
 
+Decision SlidingWindowCounter::Decide(State& state, std::chrono::nanoseconds now,
+                                      std::uint64_t cost) const noexcept {
+  const Outcome o = Step(count_, period_ns_, state, ClampTime(now.count()), cost);
+  if (o.decision.allowed) state = o.state;
+  return o.decision;
+}
+
 Decision SlidingWindowCounter::Check(std::string_view key, std::chrono::nanoseconds now,
                                      std::uint64_t cost) noexcept {
-  const std::int64_t t = ClampTime(now.count());
-  return map_.With(hasher_.Hash(kLabSpace, key), [&](State& st) {
-    const Outcome o = Step(count_, period_ns_, st, t, cost);
-    if (o.decision.allowed) st = o.state;
-    return o.decision;
-  });
+  return map_.With(hasher_.Hash(kLabSpace, key),
+                   [&](State& state) { return Decide(state, now, cost); });
 }
 
 Decision SlidingWindowCounter::Peek(std::string_view key, std::chrono::nanoseconds now,

@@ -1,16 +1,17 @@
 #include <algorithm>
 #include <utility>
 
+#include "algorithms/slot_algorithm_impl.h"
 #include "algorithms/slot_table.h"
 #include "algorithms/token_bucket.h"
 #include "sluice/policy.h"
 
 namespace sluice::algorithms {
-namespace {
 
 // The rule of token_bucket.h. Pure.
-SlotStep Step(const GcraParams& p, bool found, std::uint64_t word, std::int64_t now,
-              std::uint64_t cost) noexcept {
+SlotStep TokenBucket::Step(bool found, std::uint64_t word, std::int64_t now,
+                           std::uint64_t cost) const noexcept {
+  const GcraParams& p = params_;
   const std::int64_t t = p.emission_interval;
   const std::int64_t capacity = p.window;  // C = burst * T
   const std::int64_t full_at = found ? static_cast<std::int64_t>(word) : now;
@@ -34,8 +35,6 @@ SlotStep Step(const GcraParams& p, bool found, std::uint64_t word, std::int64_t 
   return r;
 }
 
-}  // namespace
-
 absl::StatusOr<std::unique_ptr<TokenBucket>> TokenBucket::Create(const AlgorithmConfig& config) {
   auto params = GcraParams::Make(config.rate, config.burst);
   if (!params.ok()) return params.status();
@@ -52,30 +51,8 @@ absl::StatusOr<std::unique_ptr<TokenBucket>> TokenBucket::Create(const Algorithm
 
 TokenBucket::TokenBucket(const GcraParams& params, std::uint64_t space, KeyHasher hasher,
                          std::unique_ptr<SlotTable> table)
-    : params_(params), space_(space), hasher_(hasher), table_(std::move(table)) {}
-TokenBucket::~TokenBucket() = default;
+    : SlotAlgorithm(space, hasher, std::move(table)), params_(params) {}
 
-Decision TokenBucket::Check(std::string_view key, std::chrono::nanoseconds now,
-                            std::uint64_t cost) noexcept {
-  const std::int64_t t = ClampTime(now.count());
-  return table_->Update(
-      hasher_.Hash(space_, key), t,
-      [&](bool found, std::uint64_t word) { return Step(params_, found, word, t, cost); },
-      // A full bucket (full_at <= now) is what a fresh key has.
-      [](std::uint64_t word) { return static_cast<std::int64_t>(word); });
-}
-
-Decision TokenBucket::Peek(std::string_view key, std::chrono::nanoseconds now,
-                           std::uint64_t cost) noexcept {
-  const std::int64_t t = ClampTime(now.count());
-  return table_->Peek(hasher_.Hash(space_, key), [&](bool found, std::uint64_t word) {
-    return Step(params_, found, word, t, cost);
-  });
-}
-
-double TokenBucket::bytes_per_key() const noexcept {
-  return static_cast<double>(table_->memory_bytes()) / static_cast<double>(table_->capacity());
-}
-std::uint64_t TokenBucket::displaced() const noexcept { return table_->displaced(); }
+template class SlotAlgorithm<TokenBucket>;
 
 }  // namespace sluice::algorithms

@@ -29,6 +29,12 @@ static_assert(Algorithm<LeakyBucket>);
 static_assert(Algorithm<FixedWindow>);
 static_assert(Algorithm<SlidingWindowCounter>);
 static_assert(Algorithm<SlidingLog>);
+static_assert(Replayable<GcraAlgorithm>);
+static_assert(Replayable<TokenBucket>);
+static_assert(Replayable<LeakyBucket>);
+static_assert(Replayable<FixedWindow>);
+static_assert(Replayable<SlidingWindowCounter>);
+static_assert(Replayable<SlidingLog>);
 
 constexpr std::int64_t kMs = 1'000'000;
 constexpr std::int64_t kS = 1'000'000'000;
@@ -220,6 +226,36 @@ TEST(TokenBucketTest, AgreesWithTheEngineWhenTheTableEvicts) {
   EXPECT_EQ((*tb)->displaced(), (*gcra)->displaced());
 }
 TEST(TokenBucketTest, AgreesWithGcraOracleWhenTimeGoesBackwards) { ExpectTokenBucketIsGcra(true); }
+
+// Decide on states the caller holds answers as Check does through the algorithm's own table
+// (large enough that nothing is evicted), decision by decision, time going backwards included.
+template <Replayable A>
+void ExpectDecideIsCheck(const AlgorithmConfig& config) {
+  auto checked = A::Create(config);
+  ASSERT_TRUE(checked.ok()) << checked.status();
+  std::vector<typename A::KeyState> states(16);
+  std::mt19937_64 rng(7);
+  std::int64_t t = 5 * kS;
+  for (int i = 0; i < 20'000; ++i) {
+    t += static_cast<std::int64_t>(rng() % (config.rate.period.count() / 4 + 1));
+    const std::int64_t now = rng() % 50 == 0 ? t - static_cast<std::int64_t>(rng() % kS) : t;
+    const std::size_t key = rng() % states.size();
+    const std::uint64_t cost = rng() % 8 == 0 ? 2 : 1;
+    const Decision want = (*checked)->Check("k" + std::to_string(key), nanoseconds{now}, cost);
+    const Decision got = (*checked)->Decide(states[key], nanoseconds{now}, cost);
+    ASSERT_EQ(got, want) << A::kName << " decision " << i;
+  }
+}
+
+TEST(ReplayableTest, DecideIsCheckForEveryAlgorithm) {
+  const AlgorithmConfig c = Config(10, kS, 5);
+  ExpectDecideIsCheck<GcraAlgorithm>(c);
+  ExpectDecideIsCheck<TokenBucket>(c);
+  ExpectDecideIsCheck<LeakyBucket>(c);
+  ExpectDecideIsCheck<FixedWindow>(c);
+  ExpectDecideIsCheck<SlidingWindowCounter>(c);
+  ExpectDecideIsCheck<SlidingLog>(c);
+}
 
 }  // namespace
 }  // namespace sluice::algorithms

@@ -20,6 +20,7 @@
 #include "absl/flags/usage.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
+#include "help.h"
 #include "load/keys.h"
 #include "load/report.h"
 #include "load/worker.h"
@@ -87,8 +88,10 @@ double CpuSeconds() {
 
 int main(int argc, char** argv) {
   using sluice::load::KeyDistribution;
-  absl::SetProgramUsageMessage(
-      "HTTP/1.1 keep-alive load: sluice-load [flags] http://HOST:PORT/PATH");
+  constexpr std::string_view kUsage =
+      "HTTP/1.1 keep-alive load: sluice-load [flags] http://HOST:PORT/PATH";
+  absl::SetProgramUsageMessage(absl::string_view(kUsage.data(), kUsage.size()));
+  if (sluice::tools::PrintHelpIfAsked(argc, argv, kUsage)) return 0;
   const std::vector<char*> args = absl::ParseCommandLine(argc, argv);
   if (args.size() != 2) {
     std::cerr << "sluice-load: expected one URL, e.g. http://127.0.0.1:8080/ (--help)\n";

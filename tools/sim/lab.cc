@@ -11,7 +11,9 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
 #include "algorithms/fixed_window.h"
 #include "algorithms/gcra_limiter.h"
@@ -131,12 +133,16 @@ absl::StatusOr<std::vector<std::string>> ResolveAlgorithms(std::string_view name
       std::string(algorithms::SlidingWindowCounter::kName),
       std::string(algorithms::SlidingLog::kName)};
   if (name == "all") return kAll;
-  if (std::find(kAll.begin(), kAll.end(), name) != kAll.end()) {
-    return std::vector<std::string>{std::string(name)};
+  std::vector<std::string> names;
+  for (absl::string_view one : absl::StrSplit(absl::string_view(name.data(), name.size()), ',')) {
+    one = absl::StripAsciiWhitespace(one);
+    if (std::find(kAll.begin(), kAll.end(), one) == kAll.end()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "unknown algorithm '", one, "' (known: ", std::string(kAlgorithms), ", or all)"));
+    }
+    if (std::find(names.begin(), names.end(), one) == names.end()) names.emplace_back(one);
   }
-  return absl::InvalidArgumentError(absl::StrCat("unknown algorithm '", std::string(name),
-                                                 "' (known: ", std::string(kAlgorithms),
-                                                 ", or all)"));
+  return names;
 }
 
 bool UsesBurst(std::string_view name) {

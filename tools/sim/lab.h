@@ -19,7 +19,8 @@ namespace sluice::sim {
 inline constexpr std::string_view kAlgorithms =
     "gcra, token-bucket, leaky-bucket, fixed-window, sliding-window-counter, sliding-log";
 
-// The algorithm names of "all", or {name} if it is one; an error names the known ones.
+// The algorithm names of "all", or of a comma-separated list of names; an error names the
+// known ones.
 absl::StatusOr<std::vector<std::string>> ResolveAlgorithms(std::string_view name);
 // True for the algorithms that use the burst (gcra, token-bucket, leaky-bucket).
 bool UsesBurst(std::string_view name);

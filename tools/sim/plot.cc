@@ -16,11 +16,7 @@ namespace sluice::sim {
 absl::Status PlotAdmitted(const std::string& path, const std::string& title,
                           std::span<const TraceRecord> records, std::span<const LabResult> results,
                           const Rate& rate) {
-  if (std::system("command -v gnuplot >/dev/null 2>&1") != 0) {
-    return absl::FailedPreconditionError(
-        "--plot needs gnuplot, which is not installed: apt-get install gnuplot-nox "
-        "(tools/install-deps.sh installs it)");
-  }
+  if (auto s = GnuplotInstalled(); !s.ok()) return s;
   std::int64_t first = 0;
   std::int64_t last = 1;
   if (!records.empty()) {
@@ -87,6 +83,19 @@ absl::Status PlotAdmitted(const std::string& path, const std::string& title,
   }
   absl::StrAppend(&script, "\n");
 
+  return RunGnuplot(script, path);
+}
+
+absl::Status GnuplotInstalled() {
+  if (std::system("command -v gnuplot >/dev/null 2>&1") != 0) {
+    return absl::FailedPreconditionError(
+        "--plot needs gnuplot, which is not installed: apt-get install gnuplot-nox "
+        "(tools/install-deps.sh installs it)");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status RunGnuplot(const std::string& script, const std::string& path) {
   FILE* gp = popen("gnuplot", "w");
   if (gp == nullptr) return absl::InternalError("cannot start gnuplot");
   const bool written = std::fwrite(script.data(), 1, script.size(), gp) == script.size();

@@ -20,6 +20,11 @@ absl::Status PlotAdmitted(const std::string& path, const std::string& title,
                           std::span<const TraceRecord> records, std::span<const LabResult> results,
                           const Rate& rate);
 
+// Whether gnuplot can be run; the error says which package to install.
+absl::Status GnuplotInstalled();
+// Pipes `script` (which writes `path`) to gnuplot. Errors: it could not run or failed.
+absl::Status RunGnuplot(const std::string& script, const std::string& path);
+
 }  // namespace sluice::sim
 
 #endif  // SLUICE_TOOLS_SIM_PLOT_H_

@@ -1,7 +1,9 @@
 // sluice-sim: the algorithm lab. Replays a trace (a file, stdin or a built-in scenario)
-// through one or all limiter algorithms, writes their decisions and prints a summary table.
+// through one or all limiter algorithms, writes their decisions and prints a summary table;
+// or replays access logs, sweeping the limit, to show whom a limit would deny.
 //   sluice-sim --algorithm gcra --rate 10/s --burst 20 --trace trace.csv --decisions out.csv
 //   sluice-sim --algorithm all --rate 10/s --scenario boundary-attack --plot attack.svg
+//   sluice-sim --log access.log.gz --format combined --sweep rate=1/s..100/s --plot knee.svg
 #include <chrono>
 #include <cstdio>
 #include <fstream>
@@ -15,17 +17,21 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
 #include "absl/time/time.h"
 #include "algorithms/algorithm.h"
+#include "help.h"
 #include "sim/lab.h"
 #include "sim/plot.h"
+#include "sim/replay_report.h"
+#include "sim/replay_run.h"
 #include "sim/scenario.h"
 #include "sim/trace.h"
 #include "sluice/rate.h"
 
 ABSL_FLAG(std::string, algorithm, "gcra",
           "gcra, token-bucket, leaky-bucket, fixed-window, sliding-window-counter, sliding-log, "
-          "or all");
+          "a comma-separated list of them, or all");
 ABSL_FLAG(std::string, rate, "10/s", "rate N/s, N/m, N/h or N/d (window algorithms: N per window)");
 ABSL_FLAG(std::uint64_t, burst, 0,
           "burst of the bucket algorithms: requests a fresh key may make at once (default 20); "
@@ -45,7 +51,34 @@ ABSL_FLAG(std::string, decisions, "-",
           "decisions CSV ('-': stdout). With several algorithms: FILE.csv becomes "
           "FILE.<algorithm>.csv, and '-' writes none");
 ABSL_FLAG(bool, json, false, "print the summary as JSON instead of a table");
-ABSL_FLAG(std::string, plot, "", "write admitted-over-time per algorithm to this SVG (gnuplot)");
+ABSL_FLAG(std::string, plot, "",
+          "write a plot to this SVG (gnuplot): admitted over time per algorithm; with --log, "
+          "denied requests and clients against the swept limit");
+ABSL_FLAG(std::string, log, "",
+          "replay access logs instead of a trace: FILE[,FILE...] in that order, plain or gzip "
+          "('-': stdin)");
+ABSL_FLAG(std::string, format, "combined", "--log format: combined, common, json or sluiced");
+ABSL_FLAG(std::string, key, "",
+          "--log key, as sluiced's config spells it: ip, ip/64, header:NAME, path, method or a "
+          "list (ip,path); default ip (sluiced: the logged key)");
+ABSL_FLAG(std::string, field, "",
+          "--format json field names: NAME=FIELD,... with NAME time, ip, method, path, request, "
+          "key, cost or header:NAME (defaults: nginx variable names, e.g. time, remote_addr)");
+ABSL_FLAG(std::string, policy, "", "--format sluiced: only this policy's lines");
+ABSL_FLAG(bool, spread, false,
+          "--log: space the requests of each whole second evenly over it instead of all at its "
+          "start");
+ABSL_FLAG(absl::Duration, window, absl::Seconds(2),
+          "--log: lines up to this far out of time order are put back in order");
+ABSL_FLAG(std::string, sweep, "",
+          "--log: rate=A..B[:STEPS] (geometric, default 10 steps), rate=A,B,..., "
+          "burst=A..B[:STEPS] or burst=A,B,...: every point in one pass");
+ABSL_FLAG(std::string, target, "1%",
+          "--log sweep knee: the smallest limit denying at most this share: 1%, requests=1% or "
+          "clients=0.5%");
+ABSL_FLAG(std::uint64_t, top, 10, "--log: keys by denials reported per point (--json)");
+ABSL_FLAG(bool, progress, false,
+          "--log: a progress line (lines/s) on stderr even when it is not a terminal");
 
 namespace {
 
@@ -113,13 +146,70 @@ void PrintJson(std::FILE* f, const std::string& source, const sluice::Rate& rate
   std::fprintf(f, "\n]}\n");
 }
 
+// sluice-sim --log ...
+int ReplayLogs(const std::vector<std::string>& algorithms, const sluice::Rate& rate,
+               std::uint64_t burst) {
+  if (!absl::GetFlag(FLAGS_trace).empty() || !absl::GetFlag(FLAGS_scenario).empty()) {
+    return Fail("give --log, --trace or --scenario, only one");
+  }
+  if (absl::GetFlag(FLAGS_decisions) != "-") return Fail("--decisions does not apply to --log");
+  sluice::sim::LogReplayRequest request;
+  for (absl::string_view f : absl::StrSplit(absl::GetFlag(FLAGS_log), ',', absl::SkipEmpty())) {
+    request.files.emplace_back(f);
+  }
+  auto format = sluice::sim::ParseLogFormat(absl::GetFlag(FLAGS_format));
+  if (!format.ok()) return Fail(format.status());
+  request.parser.format = *format;
+  if (const std::string key = absl::GetFlag(FLAGS_key); !key.empty()) {
+    auto spec = sluice::sim::KeySpec::Parse(key);
+    if (!spec.ok()) return Fail(spec.status());
+    request.parser.key = *std::move(spec);
+  }
+  if (auto s = sluice::sim::ApplyFieldFlag(absl::GetFlag(FLAGS_field), request.parser.fields);
+      !s.ok()) {
+    return Fail(s);
+  }
+  request.parser.policy = absl::GetFlag(FLAGS_policy);
+  auto sweep = sluice::sim::ParseSweep(absl::GetFlag(FLAGS_sweep), rate, burst);
+  if (!sweep.ok()) return Fail(sweep.status());
+  request.sweep = *std::move(sweep);
+  auto target = sluice::sim::ParseTarget(absl::GetFlag(FLAGS_target));
+  if (!target.ok()) return Fail(target.status());
+  request.target = *target;
+  request.replay.algorithms = algorithms;
+  request.replay.window_ns = absl::ToInt64Nanoseconds(absl::GetFlag(FLAGS_window));
+  if (request.replay.window_ns < 0) return Fail("--window must not be negative");
+  request.replay.spread = absl::GetFlag(FLAGS_spread);
+  request.replay.top = absl::GetFlag(FLAGS_top);
+  request.progress = absl::GetFlag(FLAGS_progress);
+  auto report = sluice::sim::ReplayLogs(request);
+  if (!report.ok()) return Fail(report.status());
+  if (absl::GetFlag(FLAGS_json)) {
+    sluice::sim::PrintReplayJson(stdout, *report);
+  } else {
+    sluice::sim::PrintReplayTable(stdout, *report);
+  }
+  if (const std::string plot = absl::GetFlag(FLAGS_plot); !plot.empty()) {
+    if (report->sweep.dimension == sluice::sim::SweepDimension::kNone) {
+      return Fail("--plot with --log needs a --sweep");
+    }
+    if (auto s = sluice::sim::PlotSweep(plot, *report); !s.ok()) return Fail(s);
+    if (!absl::GetFlag(FLAGS_json)) std::printf("plot: %s\n", plot.c_str());
+  }
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
-  absl::SetProgramUsageMessage(
-      "the algorithm lab: replays a trace through limiter algorithms\n"
+  constexpr std::string_view kUsage =
+      "the algorithm lab: replays a trace or access logs through limiter algorithms\n"
       "  sluice-sim --algorithm gcra --rate 10/s --burst 20 --trace FILE --decisions FILE\n"
-      "  sluice-sim --algorithm all --rate 10/s --scenario boundary-attack --plot FILE.svg");
+      "  sluice-sim --algorithm all --rate 10/s --scenario boundary-attack --plot FILE.svg\n"
+      "  sluice-sim --log access.log.gz --format combined --key ip --burst 20 \\\n"
+      "             --sweep rate=1/s..100/s:12 --target 1% --plot knee.svg";
+  absl::SetProgramUsageMessage(absl::string_view(kUsage.data(), kUsage.size()));
+  if (sluice::tools::PrintHelpIfAsked(argc, argv, kUsage)) return 0;
   const std::vector<char*> rest = absl::ParseCommandLine(argc, argv);
   if (rest.size() > 1) return Fail(std::string("unexpected argument '") + rest[1] + "'");
 
@@ -130,6 +220,7 @@ int main(int argc, char** argv) {
   if (!rate.ok()) return Fail(rate.status());
   const std::uint64_t burst_flag = absl::GetFlag(FLAGS_burst);
   const std::uint64_t burst = burst_flag == 0 ? 20 : burst_flag;
+  if (!absl::GetFlag(FLAGS_log).empty()) return ReplayLogs(*names, *rate, burst);
   if (burst_flag != 0) {
     std::string ignoring;
     for (const std::string& n : *names) {

@@ -1,0 +1,23 @@
+# `TOOL --help` exits 0 and lists every flag SOURCE defines (ABSL_FLAG(type, NAME, ...)), with
+# its default. Run: cmake -DTOOL=... -DSOURCE=... -P tool_help.cmake
+execute_process(COMMAND ${TOOL} --help RESULT_VARIABLE status OUTPUT_VARIABLE out
+  ERROR_VARIABLE err)
+if(NOT status EQUAL 0)
+  message(FATAL_ERROR "${TOOL} --help exited ${status}: ${err}")
+endif()
+if(out MATCHES "No flags matched")
+  message(FATAL_ERROR "${TOOL} --help printed abseil's 'No flags matched.':\n${out}")
+endif()
+file(READ ${SOURCE} source)
+string(REGEX MATCHALL "ABSL_FLAG\\([^,]+, *[a-z_0-9]+" defs "${source}")
+list(LENGTH defs count)
+if(count LESS 3)
+  message(FATAL_ERROR "found only ${count} flags in ${SOURCE}: the pattern is stale")
+endif()
+foreach(def IN LISTS defs)
+  string(REGEX REPLACE ".*, *([a-z_0-9]+)$" "\\1" name "${def}")
+  if(NOT out MATCHES "  --${name} \\(default: ")
+    message(FATAL_ERROR "${TOOL} --help does not list --${name} with its default:\n${out}")
+  endif()
+endforeach()
+message(STATUS "${TOOL} --help lists all ${count} flags of ${SOURCE}")
