@@ -2,7 +2,6 @@
 # Runs two sluice-bench binaries alternately (base, new, base, new, ...) pinned to CPUs 0-1,
 # FILTER selecting the benchmarks, ROUNDS rounds, and prints the median real/cpu ns of each.
 # BASE_BIN / NEW_BIN override the binaries; MINT the --benchmark_min_time.
-# usage: ab.sh FILTER ROUNDS [extra args]; alternates base and new, prints medians (real, cpu)
 F=$1; R=${2:-3}; shift 2
 OUT=$(mktemp -d)
 for i in $(seq $R); do
