@@ -12,6 +12,7 @@ packages=(
   gnuplot-nox
   curl
   nginx
+  python3-cffi  # examples/python: the C ABI (libsluice.so.1) from Python, tested by ctest
 )
 # promtool (in Debian's prometheus package) lints /metrics in the e2e tests; CI asks for it.
 if [[ "${SLUICE_WITH_PROMTOOL:-0}" == 1 ]]; then
