@@ -1,5 +1,7 @@
 // Baselines for state_table_bench.cc, run in the same process so ratios compare like with like:
 //   BM_MutexMapHotKey   what a user would write by hand (a mutex and a hash map), same GCRA rule
+//   BM_StripedMutexMap* the same split into 64 stripes, each its own mutex and map (the fair
+//                       "sharded" competitor): one hot key, and 1M random keys
 //   BM_AtomicFloor      one 128-bit CAS on one slot: the floor of a contended decision
 //   BM_MemoryFloor      random cache-line read-modify-writes over a table-sized buffer,
 //                       prefetched in CheckBatch's groups: the floor of a memory-bound decision
@@ -20,6 +22,7 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/hash/hash.h"
 #include "absl/strings/string_view.h"
 #include "bench_support.h"
 #include "sluice/cacheline.h"
@@ -80,6 +83,97 @@ void BM_MutexMapHotKeyOverLimit(benchmark::State& state) {
 }
 BENCHMARK(BM_MutexMapHotKey)->Threads(1)->Threads(2)->UseRealTime();
 BENCHMARK(BM_MutexMapHotKeyOverLimit)->Threads(1)->Threads(2)->UseRealTime();
+
+// ---------------------------------------------------------------------------------------------
+// BM_StripedMutexMap*: the hand-written limiter sharded the usual way. 64 stripes, each a mutex
+// and a map on cache lines of their own; the key's absl::Hash picks the stripe (its top 6
+// bits: the map itself uses the low bits of the same hash). The map grows without bound and
+// never forgets a key, which the fixed table does; it is the competitor, not the reference.
+class StripedMutexLimiter {
+ public:
+  static constexpr std::size_t kStripes = 64;
+
+  explicit StripedMutexLimiter(const GcraParams& params) : params_(params) {}
+
+  Decision Check(std::string_view key, std::int64_t now, std::uint64_t cost) {
+    const absl::string_view k(key.data(), key.size());
+    Stripe& s = stripes_[absl::Hash<absl::string_view>{}(k) >> 58];
+    const std::lock_guard<std::mutex> lock(s.mu);
+    auto it = s.tat.find(k);
+    if (it == s.tat.end()) it = s.tat.emplace(std::string(key), now).first;
+    const GcraResult r = GcraStep(params_, it->second, now, cost);
+    it->second = r.new_tat;
+    return r.decision;
+  }
+
+ private:
+  struct alignas(kCacheLine) Stripe {
+    std::mutex mu;
+    absl::flat_hash_map<std::string, std::int64_t> tat;
+  };
+  const GcraParams params_;
+  Stripe stripes_[kStripes];
+};
+
+template <std::uint64_t kRatePerSecond>
+void StripedMutexMapHotKey(benchmark::State& state) {
+  const ScopedPin pin(state.thread_index());
+  static StripedMutexLimiter limiter(  // thread-safe initialisation, no barrier needed
+      *GcraParams::Make(Rate{kRatePerSecond, std::chrono::seconds{1}}, kHotBurst));
+  static SyntheticClock clock;
+  std::int64_t now = clock.Base();
+  std::uint64_t admitted = 0;
+  for (auto _ : state) {
+    now += kHotStepNs;
+    const Decision d = limiter.Check(kHotKey, now, 1);
+    admitted += d.allowed ? 1 : 0;
+  }
+  clock.Publish(now);
+  state.SetItemsProcessed(state.iterations());
+  state.counters["admitted"] =
+      benchmark::Counter(static_cast<double>(admitted) / static_cast<double>(state.iterations()),
+                         benchmark::Counter::kAvgThreads);
+}
+
+void BM_StripedMutexMapHotKey(benchmark::State& state) {
+  StripedMutexMapHotKey<kHotRatePerSecond>(state);
+}
+void BM_StripedMutexMapHotKeyOverLimit(benchmark::State& state) {
+  StripedMutexMapHotKey<kOverLimitRatePerSecond>(state);
+}
+BENCHMARK(BM_StripedMutexMapHotKey)->Threads(1)->Threads(2)->UseRealTime();
+BENCHMARK(BM_StripedMutexMapHotKeyOverLimit)->Threads(1)->Threads(2)->UseRealTime();
+
+// BM_StripedMutexMapRandomKeys/<keys>: the threaded random-key workload of bench_support.h,
+// exactly as BM_GcraRandomKeysThreaded runs it on the engine.
+void BM_StripedMutexMapRandomKeys(benchmark::State& state) {
+  const ScopedPin pin(state.thread_index());
+  constexpr std::size_t kKeys = kThreadedRandomKeys;
+  static StripedMutexLimiter limiter(*GcraParams::Make(ThreadedRandomRate(), kRandomBurst));
+  static const std::int64_t warmed = [] {
+    return WarmThreadedRandom(
+        [](std::string_view key, std::int64_t now) { (void)limiter.Check(key, now, 1); });
+  }();
+  static SyntheticClock clock(warmed);
+  // Fetched once, by the thread that initialises it: RandomKeysFor is not synchronised.
+  static const std::vector<std::uint64_t>& sequence = RandomKeysFor(kKeys).sequence;
+  const std::size_t mask = sequence.size() - 1;
+  std::size_t j = ThreadedStart(state.thread_index(), state.threads(), sequence.size());
+  const std::int64_t step = kRandomStepNs * state.threads();
+  std::int64_t now = clock.Base();
+  std::uint64_t admitted = 0;
+  for (auto _ : state) {
+    now += step;
+    admitted += limiter.Check(KeyBytes(sequence[j]), now, 1).allowed ? 1 : 0;
+    j = (j + 1) & mask;
+  }
+  clock.Publish(now);
+  state.SetItemsProcessed(state.iterations());
+  state.counters["admitted"] =
+      benchmark::Counter(static_cast<double>(admitted) / static_cast<double>(state.iterations()),
+                         benchmark::Counter::kAvgThreads);
+}
+BENCHMARK(BM_StripedMutexMapRandomKeys)->Threads(1)->Threads(2)->UseRealTime();
 
 // ---------------------------------------------------------------------------------------------
 // BM_AtomicFloor: one LOCK CMPXCHG16B per iteration on a 16-byte slot alone on its cache line,

@@ -43,6 +43,14 @@ std::unique_ptr<Limiter> MakeLimiter(std::size_t capacity, const Rate& rate, std
   return *std::move(limiter);
 }
 
+Rate ThreadedRandomRate() {
+  return Rate{1, nanoseconds{static_cast<std::int64_t>(kThreadedRandomKeys) * kRandomStepNs}};
+}
+
+std::size_t ThreadedStart(int thread_index, int threads, std::size_t length) {
+  return length / static_cast<std::size_t>(threads) * static_cast<std::size_t>(thread_index);
+}
+
 const RandomKeys& RandomKeysFor(std::size_t keys) {
   static std::map<std::size_t, std::unique_ptr<RandomKeys>> cache;
   std::unique_ptr<RandomKeys>& slot = cache[keys];

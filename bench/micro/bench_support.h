@@ -29,6 +29,9 @@ using std::chrono::nanoseconds;
 // again at 0 would find TATs from the last run far in its future and deny everything.
 class SyntheticClock {
  public:
+  SyntheticClock() = default;
+  explicit SyntheticClock(std::int64_t start) noexcept : high_(start) {}
+
   // The time the next run starts at. Called before the timed loop; the runs of one benchmark are
   // separated by thread joins, which order them, so relaxed suffices.
   [[nodiscard]] std::int64_t Base() const noexcept { return high_.load(std::memory_order_relaxed); }
@@ -116,6 +119,36 @@ struct RandomKeys {
 // Built once per process and per `keys` (a power of two), then shared by every benchmark that
 // uses that key count. Call only from single-threaded benchmarks.
 [[nodiscard]] const RandomKeys& RandomKeysFor(std::size_t keys);
+
+// ---------------------------------------------------------------------------------------------
+// The threaded random-key workload (BM_GcraRandomKeysThreaded, BM_StripedMutexMapRandomKeys):
+// RandomKeysFor(kThreadedRandomKeys) shared by 1 or 2 threads. Each thread starts at its own
+// point of the sequence (ThreadedStart) and advances its synthetic time kRandomStepNs * threads
+// per request, so together they request each key at its rate (one per keys * kRandomStepNs, as
+// in the single-threaded BM_GcraRandomKeys) whatever the thread count. Burst kRandomBurst.
+inline constexpr std::int64_t kRandomStepNs = 16;
+inline constexpr std::uint64_t kRandomBurst = 2;
+inline constexpr std::size_t kThreadedRandomKeys = std::size_t{1} << 20;
+
+[[nodiscard]] Rate ThreadedRandomRate();
+[[nodiscard]] std::size_t ThreadedStart(int thread_index, int threads, std::size_t length);
+
+// Warms a limiter for the threaded workload: every key once, then one pass of the sequence,
+// through check(key, now). Returns the time reached, where the timed runs start.
+template <class CheckFn>
+std::int64_t WarmThreadedRandom(CheckFn check) {
+  std::int64_t now = 0;
+  for (std::uint64_t i = 0; i < kThreadedRandomKeys; ++i) {
+    now += kRandomStepNs;
+    const std::uint64_t key = KeyValue(i);
+    check(KeyBytes(key), now);
+  }
+  for (const std::uint64_t& key : RandomKeysFor(kThreadedRandomKeys).sequence) {
+    now += kRandomStepNs;
+    check(KeyBytes(key), now);
+  }
+  return now;
+}
 
 // ---------------------------------------------------------------------------------------------
 // Memory laid out like the state table: anonymous, huge pages advised, every page committed.

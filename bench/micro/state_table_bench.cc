@@ -65,8 +65,6 @@ BENCHMARK(BM_GcraHotKeyOverLimit)->Threads(1)->Threads(2)->UseRealTime();
 // a key is requested, on average, exactly at its rate (requests are a Poisson-like stream per
 // key), so some requests are denied and the table holds a mix of live and expired TATs, the
 // same mix at every table size. Burst 2.
-constexpr std::int64_t kRandomStepNs = 16;
-constexpr std::uint64_t kRandomBurst = 2;
 constexpr std::size_t kBatch = 64;  // requests per CheckBatch call
 
 struct RandomWorkload {
@@ -149,6 +147,40 @@ void BM_GcraRandomKeys(benchmark::State& state) {
   ReportTable(state, w, before, static_cast<std::uint64_t>(state.iterations()), admitted);
 }
 BENCHMARK(BM_GcraRandomKeys)->Arg(1024)->Arg(1 << 20)->Arg(1 << 24);
+
+// BM_GcraRandomKeysThreaded: 1M keys shared by 1 or 2 threads (the workload of
+// bench_support.h), one Limiter::Check per request; BM_StripedMutexMapRandomKeys is the same
+// on the striped mutex map.
+void BM_GcraRandomKeysThreaded(benchmark::State& state) {
+  const ScopedPin pin(state.thread_index());
+  constexpr std::size_t kKeys = kThreadedRandomKeys;
+  static const std::unique_ptr<Limiter> limiter =
+      MakeLimiter(kKeys, ThreadedRandomRate(), kRandomBurst);
+  static const std::int64_t warmed = [] {
+    return WarmThreadedRandom([](std::string_view key, std::int64_t now) {
+      (void)limiter->Check(kPolicy, key, nanoseconds{now});
+    });
+  }();
+  static SyntheticClock clock(warmed);
+  // Fetched once, by the thread that initialises it: RandomKeysFor is not synchronised.
+  static const std::vector<std::uint64_t>& sequence = RandomKeysFor(kKeys).sequence;
+  const std::size_t mask = sequence.size() - 1;
+  std::size_t j = ThreadedStart(state.thread_index(), state.threads(), sequence.size());
+  const std::int64_t step = kRandomStepNs * state.threads();
+  std::int64_t now = clock.Base();
+  std::uint64_t admitted = 0;
+  for (auto _ : state) {
+    now += step;
+    admitted += limiter->Check(kPolicy, KeyBytes(sequence[j]), nanoseconds{now}).allowed ? 1 : 0;
+    j = (j + 1) & mask;
+  }
+  clock.Publish(now);
+  state.SetItemsProcessed(state.iterations());
+  state.counters["admitted"] =
+      benchmark::Counter(Ratio(admitted, static_cast<std::uint64_t>(state.iterations())),
+                         benchmark::Counter::kAvgThreads);
+}
+BENCHMARK(BM_GcraRandomKeysThreaded)->Threads(1)->Threads(2)->UseRealTime();
 
 // BM_GcraBatchRandomKeys/<keys>: the same keys and sequence through Limiter::CheckBatch, kBatch
 // requests per call sharing one `now` (time advances at the same average rate per request).

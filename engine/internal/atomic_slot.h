@@ -72,15 +72,37 @@ static_assert(sizeof(Slot) == 16 && alignof(Slot) == 16);
   return __atomic_load_n(&s.word, __ATOMIC_RELAXED);  // TSan sees an atomic 128-bit load
 #elif defined(__x86_64__)
   __m128i v;
-  // Inline asm so the compiler cannot split the load into two 8-byte halves.
-  asm volatile("movdqa %1, %0" : "=x"(v) : "m"(*reinterpret_cast<const __m128i*>(&s.word)));
-  const auto lo = static_cast<std::uint64_t>(_mm_cvtsi128_si64(v));
-  const auto hi = static_cast<std::uint64_t>(_mm_cvtsi128_si64(_mm_unpackhi_epi64(v, v)));
+  std::uint64_t lo;
+  std::uint64_t hi;
+  // Inline asm so the compiler can neither split the load into two 8-byte halves nor move the
+  // halves to general registers through the stack (a store and a reload on the hot path).
+  asm volatile(
+      "movdqa %3, %0\n\t"
+      "movq %0, %1\n\t"
+      "punpckhqdq %0, %0\n\t"
+      "movq %0, %2"
+      : "=&x"(v), "=r"(lo), "=r"(hi)
+      : "m"(*reinterpret_cast<const __m128i*>(&s.word)));
   return (static_cast<U128>(hi) << 64) | lo;
 #else
   return LoadRelaxed(s);
 #endif
 }
+
+#if defined(__x86_64__)
+// LoadAtomic() into a vector register, for SIMD work on the slot (internal/tag_match.h).
+[[nodiscard]] inline __m128i LoadAtomicVector(const Slot& s) noexcept {
+#if defined(SLUICE_TSAN)
+  const U128 w = __atomic_load_n(&s.word, __ATOMIC_RELAXED);  // instrumented, as above
+  return _mm_set_epi64x(static_cast<long long>(static_cast<std::uint64_t>(w >> 64)),
+                        static_cast<long long>(static_cast<std::uint64_t>(w)));
+#else
+  __m128i v;
+  asm volatile("movdqa %1, %0" : "=x"(v) : "m"(*reinterpret_cast<const __m128i*>(&s.word)));
+  return v;
+#endif
+}
+#endif
 
 // 128-bit compare-and-swap (LOCK CMPXCHG16B with -mcx16; a full barrier, seq_cst). On failure
 // `expected` receives the slot's current value, read atomically.

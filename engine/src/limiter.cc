@@ -6,9 +6,12 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "internal/table_path.h"
 
 namespace sluice {
 namespace {
+
+using internal::TablePath;
 
 absl::StatusOr<std::vector<Policy>> MakePolicies(std::vector<PolicyConfig> configs) {
   if (configs.empty()) return absl::InvalidArgumentError("at least one policy is needed");
@@ -71,8 +74,10 @@ std::optional<PolicyId> Limiter::FindPolicy(std::string_view name) const noexcep
 
 Decision Limiter::Check(PolicyId policy, std::string_view key, std::chrono::nanoseconds now,
                         std::uint64_t cost) noexcept {
+  // One function from the key to the answer: hash, bucket and decision are inlined here.
   const Policy& p = policies_[policy.index];
-  return table_->Check(hasher_.Hash(p.space(), key), p.params(), now, cost);
+  return TablePath::Check(*table_, hasher_.Hash(p.space(), key), p.params(), ClampTime(now.count()),
+                          cost);
 }
 
 void Limiter::CheckBatch(std::span<const Request> requests, std::chrono::nanoseconds now,
@@ -82,6 +87,7 @@ void Limiter::CheckBatch(std::span<const Request> requests, std::chrono::nanosec
   constexpr std::size_t kAhead = 16;
   std::uint64_t hashes[kAhead];
   const std::size_t n = requests.size();
+  const std::int64_t t = ClampTime(now.count());
   const auto hash_of = [&](std::size_t i) {
     const Request& r = requests[i];
     return hasher_.Hash(policies_[r.policy.index].space(), r.key);
@@ -97,7 +103,7 @@ void Limiter::CheckBatch(std::span<const Request> requests, std::chrono::nanosec
       table_->Prefetch(hashes[i % kAhead]);
     }
     const Request& r = requests[i];
-    out[i] = table_->Check(hash, policies_[r.policy.index].params(), now, r.cost);
+    out[i] = TablePath::Check(*table_, hash, policies_[r.policy.index].params(), t, r.cost);
   }
 }
 
@@ -107,7 +113,8 @@ MultiDecision Limiter::CheckAll(std::span<const PolicyCheck> checks, std::chrono
   for (std::size_t i = 0; i < checks.size(); ++i) {
     const PolicyCheck& c = checks[i];
     const Policy& p = policies_[c.policy.index];
-    out[i] = table_->Check(hasher_.Hash(p.space(), c.key), p.params(), now, c.cost);
+    out[i] = TablePath::Check(*table_, hasher_.Hash(p.space(), c.key), p.params(),
+                              ClampTime(now.count()), c.cost);
     result.decided = i + 1;
     if (!out[i].allowed && !c.shadow) {
       // Give back what the earlier checks took: the request consumes nothing anywhere.

@@ -12,6 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "internal/atomic_slot.h"
 #include "internal/table_layout.h"
+#include "internal/table_path.h"
 
 namespace sluice {
 
@@ -19,6 +20,8 @@ using internal::Cas;
 using internal::LoadRelaxed;
 using internal::Pack;
 using internal::Slot;
+using internal::TablePath;
+using internal::TagFor;
 using internal::TagOf;
 using internal::TatOf;
 using internal::U128;
@@ -32,11 +35,6 @@ constexpr std::uint64_t kPending = std::uint64_t{1} << 63;
 // A nonce is (now >> kNonceCounterBits) << kNonceCounterBits | counter bits.
 constexpr int kNonceCounterBits = 20;
 constexpr std::uint64_t kNonceCounterMask = (std::uint64_t{1} << kNonceCounterBits) - 1;
-
-[[nodiscard]] inline std::uint64_t TagFor(std::uint64_t hash) noexcept {
-  const std::uint64_t tag = hash >> 1;
-  return tag == 0 ? 1 : tag;
-}
 
 [[nodiscard]] inline bool IsPending(U128 w) noexcept { return (TagOf(w) & kPending) != 0; }
 
@@ -80,10 +78,6 @@ std::string_view ToString(WhenFull w) noexcept {
   return "?";
 }
 
-StateTable::Bucket& StateTable::BucketFor(std::uint64_t hash) const noexcept {
-  return buckets_[hash & bucket_mask_];
-}
-
 StateTable::CounterStripe& StateTable::StripeFor(std::uint64_t hash) noexcept {
   return stripes_[(hash >> 8) % internal::kStripes];
 }
@@ -97,7 +91,7 @@ std::int64_t StateTable::NextNonce(std::int64_t now) noexcept {
 }
 
 void StateTable::Prefetch(std::uint64_t hash) const noexcept {
-  __builtin_prefetch(&BucketFor(hash), /*rw=*/1, /*locality=*/3);
+  __builtin_prefetch(&TablePath::BucketFor(*this, hash), /*rw=*/1, /*locality=*/3);
 }
 
 namespace {
@@ -124,10 +118,14 @@ namespace {
 }  // namespace
 
 Decision StateTable::Check(std::uint64_t hash, const GcraParams& params,
-                           std::chrono::nanoseconds now_ns, std::uint64_t cost) noexcept {
-  const std::int64_t now = ClampTime(now_ns.count());
+                           std::chrono::nanoseconds now, std::uint64_t cost) noexcept {
+  return TablePath::Check(*this, hash, params, ClampTime(now.count()), cost);
+}
+
+Decision StateTable::CheckSlow(std::uint64_t hash, const GcraParams& params, std::int64_t now,
+                               std::uint64_t cost) noexcept {
   const std::uint64_t tag = TagFor(hash);
-  Bucket& bucket = BucketFor(hash);
+  Bucket& bucket = TablePath::BucketFor(*this, hash);
   for (;;) {
     std::size_t i = 0;
     U128 seen = 0;
@@ -256,7 +254,7 @@ std::optional<Decision> StateTable::TryInstall(Bucket& bucket, std::uint64_t tag
 void StateTable::Refund(std::uint64_t hash, const GcraParams& params, std::uint64_t cost) noexcept {
   if (cost == 0 || cost > params.burst) return;
   const std::uint64_t tag = TagFor(hash);
-  Bucket& bucket = BucketFor(hash);
+  Bucket& bucket = TablePath::BucketFor(*this, hash);
   const std::int64_t give_back = static_cast<std::int64_t>(cost) * params.emission_interval;
   for (Slot& slot : bucket.slots) {
     U128 expected = LoadRelaxed(slot);

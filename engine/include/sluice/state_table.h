@@ -115,6 +115,7 @@ struct StateTableTestPeer;
 struct TableHeader;
 struct CounterStripe;
 struct Bucket;
+struct TablePath;
 }  // namespace internal
 
 enum class WhenFull : std::uint8_t { kEvict, kDeny, kAllow };
@@ -236,6 +237,7 @@ class StateTable {
 
  private:
   friend struct internal::StateTableTestPeer;
+  friend struct internal::TablePath;  // the inline fast path (internal/table_path.h)
   using CounterStripe = internal::CounterStripe;
 
   // A table over formatted memory; unmaps [unmap, unmap + unmap_bytes) when destroyed unless
@@ -243,7 +245,10 @@ class StateTable {
   StateTable(internal::TableHeader* header, void* unmap, std::size_t unmap_bytes,
              bool shared) noexcept;
   static absl::StatusOr<std::unique_ptr<StateTable>> Map(const TableOptions& options, bool shared);
-  Bucket& BucketFor(std::uint64_t hash) const noexcept;
+  // Everything but the fast path of internal/table_path.h: the whole decision loop, installs
+  // included. `now` is already clamped. Out of line on purpose.
+  [[gnu::noinline]] Decision CheckSlow(std::uint64_t hash, const GcraParams& params,
+                                       std::int64_t now, std::uint64_t cost) noexcept;
   CounterStripe& StripeFor(std::uint64_t hash) noexcept;
   [[nodiscard]] std::int64_t NextNonce(std::int64_t now) noexcept;
   // One pass of the install protocol; nullopt means "scan again".

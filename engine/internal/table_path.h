@@ -1,0 +1,132 @@
+// The state table's decision fast path, inline: the committed slot of a key already present,
+// decided from one 16-byte snapshot and, for an admission, one CAS. Everything else (absent
+// keys, installs, a lost CAS, CPUs without atomic 16-byte loads) goes to the out-of-line
+// StateTable::CheckSlow(), which runs the whole protocol of state_table.h from the start.
+//
+// Private to the engine: state_table.cc and limiter.cc include it so that Limiter::Check,
+// CheckBatch and CheckAll compile hash -> bucket -> decide into one function without a call,
+// and the Decision is written once, field by field, into the caller's return slot (returning
+// it through a std::optional on the stack cost a store-forwarding stall: two 8-byte stores
+// read back by one 16-byte load).
+#ifndef SLUICE_INTERNAL_TABLE_PATH_H_
+#define SLUICE_INTERNAL_TABLE_PATH_H_
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+
+#include "internal/atomic_slot.h"
+#include "internal/table_layout.h"
+#include "internal/tag_match.h"
+#include "sluice/cacheline.h"
+#include "sluice/decision.h"
+#include "sluice/gcra.h"
+#include "sluice/state_table.h"
+
+namespace sluice {
+
+// StateTable::Bucket is internal::Bucket, laid out in internal/table_layout.h (the memory map a
+// shared table's every process agrees on).
+static_assert(sizeof(StateTable::Bucket) == kCacheLine);
+static_assert(alignof(StateTable::Bucket) == kCacheLine);
+static_assert(sizeof(StateTable::Bucket) / StateTable::kSlotsPerBucket == 16,
+              "16 bytes per key of capacity");
+static_assert(StateTable::kSlotsPerBucket == internal::kBucketSlots);
+
+namespace internal {
+
+// tag = hash >> 1, or 1 if that is 0 (state_table.h, "Hash split").
+[[nodiscard]] inline std::uint64_t TagFor(std::uint64_t hash) noexcept {
+  const std::uint64_t tag = hash >> 1;
+  return tag == 0 ? 1 : tag;
+}
+
+struct TablePath {
+  // A copy of `d` made field by field. `return r.decision` copies the Decision as a block
+  // (two 16-byte moves, padding included) out of a GcraResult the compiler then keeps on the
+  // stack, and those 16-byte loads wait for the 1- and 8-byte stores that built it: a
+  // store-forwarding stall on every decision. Field by field, GcraResult stays in registers
+  // and each field is stored once, straight into the caller's Decision.
+  [[gnu::always_inline]] [[nodiscard]] static inline Decision Fields(const Decision& d) noexcept {
+    Decision out;
+    out.allowed = d.allowed;
+    out.remaining = d.remaining;
+    out.retry_after = d.retry_after;
+    out.reset_after = d.reset_after;
+    return out;
+  }
+
+  [[nodiscard]] static StateTable::Bucket& BucketFor(const StateTable& t,
+                                                     std::uint64_t hash) noexcept {
+    return t.buckets_[hash & t.bucket_mask_];
+  }
+
+  // StateTable::Check, with `now` already clamped. Inlined into every caller (a handful of
+  // instructions plus GcraStep); the slow path stays one call away.
+  [[gnu::always_inline]] [[nodiscard]] static inline Decision Check(StateTable& t,
+                                                                    std::uint64_t hash,
+                                                                    const GcraParams& params,
+                                                                    std::int64_t now,
+                                                                    std::uint64_t cost) noexcept {
+    const std::uint64_t tag = TagFor(hash);
+    StateTable::Bucket& bucket = BucketFor(t, hash);
+    if (t.atomic_loads_) [[likely]] {
+      // Four 16-byte snapshots (each slot's own; the bucket as a whole is not one), and the
+      // slot of our committed key among them. More than one match can only be a transient
+      // race (a key moving between the reads): the slow path sorts it out.
+#if defined(SLUICE_SIMD_TAG_MATCH)
+      const __m128i s0 = LoadAtomicVector(bucket.slots[0]);
+      const __m128i s1 = LoadAtomicVector(bucket.slots[1]);
+      const __m128i s2 = LoadAtomicVector(bucket.slots[2]);
+      const __m128i s3 = LoadAtomicVector(bucket.slots[3]);
+      const unsigned mask = MatchTagMaskSse2(s0, s1, s2, s3, tag);
+      // The TAT through a branch on the mask rather than a blend: the branch is predicted, so
+      // the rule and the CAS start from the loaded TAT while the compare is still checked (a
+      // blend would put the compare on the path from the load to the CAS of every decision).
+      std::size_t index;
+      __m128i chosen;
+      switch (mask) {
+        case 1:
+          index = 0, chosen = s0;
+          break;
+        case 2:
+          index = 1, chosen = s1;
+          break;
+        case 4:
+          index = 2, chosen = s2;
+          break;
+        case 8:
+          index = 3, chosen = s3;
+          break;
+        default:  // absent, or a transient double match
+          return t.CheckSlow(hash, params, now, cost);
+      }
+      const std::int64_t tat = static_cast<std::int64_t>(HighHalf(chosen));
+#else
+      U128 words[StateTable::kSlotsPerBucket];
+      for (std::size_t i = 0; i < StateTable::kSlotsPerBucket; ++i) {
+        words[i] = LoadAtomic(bucket.slots[i]);
+      }
+      const TagMatch m = MatchTagScalar(words, tag);
+      if (m.mask == 0 || (m.mask & (m.mask - 1)) != 0) return t.CheckSlow(hash, params, now, cost);
+      const std::size_t index = static_cast<std::size_t>(__builtin_ctz(m.mask));
+      const std::int64_t tat = m.tat;
+#endif
+      {
+        Slot& slot = bucket.slots[index];
+        U128 seen = Pack(tag, tat);  // the snapshot: its tag matched, so it is ours
+        // A snapshot decides a denial (or a cost-0 ask) alone.
+        const GcraResult r = GcraStep(params, tat, now, cost);
+        if (!r.decision.allowed || cost == 0) return Fields(r.decision);
+        if (Cas(slot, seen, Pack(tag, r.new_tat))) return Fields(r.decision);
+        // Lost a race: the slow path starts over from a fresh read.
+      }
+    }
+    return t.CheckSlow(hash, params, now, cost);
+  }
+};
+
+}  // namespace internal
+}  // namespace sluice
+
+#endif  // SLUICE_INTERNAL_TABLE_PATH_H_
