@@ -23,6 +23,7 @@ packages=(
   # systemd-analyze scores the packaged unit's sandbox in tests/install/deb_package.sh (a full
   # Debian 12 has it; a minimal root or container does not).
   systemd
+  python3-cffi  # examples/python: the C ABI (libsluice.so.1) from Python, tested by ctest
 )
 # promtool (in Debian's prometheus package) lints /metrics in the e2e tests; CI asks for it.
 if [[ "${SLUICE_WITH_PROMTOOL:-0}" == 1 ]]; then

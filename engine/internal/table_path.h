@@ -16,6 +16,7 @@
 #include <cstdint>
 
 #include "internal/atomic_slot.h"
+#include "internal/table_layout.h"
 #include "internal/tag_match.h"
 #include "sluice/cacheline.h"
 #include "sluice/decision.h"
@@ -24,9 +25,8 @@
 
 namespace sluice {
 
-struct alignas(kCacheLine) StateTable::Bucket {
-  internal::Slot slots[kSlotsPerBucket];
-};
+// StateTable::Bucket is internal::Bucket, laid out in internal/table_layout.h (the memory map a
+// shared table's every process agrees on).
 static_assert(sizeof(StateTable::Bucket) == kCacheLine);
 static_assert(alignof(StateTable::Bucket) == kCacheLine);
 static_assert(sizeof(StateTable::Bucket) / StateTable::kSlotsPerBucket == 16,

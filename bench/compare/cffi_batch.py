@@ -1,0 +1,99 @@
+#!/usr/bin/env python3
+"""The C ABI from Python through cffi (ABI mode): ns per decision, single calls against
+batches of 64 (issue #13's T8: at most 20 ns per decision in batches of 64).
+
+    SLUICE_LIBRARY=build/bench/engine/src/c_api/libsluice.so.1 \\
+      /usr/bin/python3 bench/compare/cffi_batch.py [--repetitions 7]
+
+Four ways, interleaved in every repetition, medians reported (time.process_time_ns: CPU time
+of this process, so other load on the machine counts less than with wall time):
+  single        sluice_check once per key (one cffi call per decision)
+  packed call   sluice_check_packed on 64 keys already joined and sized: the FFI call and the
+                engine only, what a binding pays when its keys arrive packed
+  packed 1024   the same in batches of 1024: the call cost spread 16 times thinner, so close
+                to the engine's own cost per decision (the floor the other rows stand on)
+  check_many    examples/python's Limiter.check_many: join 64 bytes keys, fill their lengths,
+                call, and slice out the 64 allowed flags (a Python caller's whole cost)
+  noop          a Python loop of the same length doing nothing (the interpreter's floor)
+"""
+import argparse
+import os
+import statistics
+import sys
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "examples", "python"))
+import sluice_cffi  # noqa: E402
+
+ffi = sluice_cffi.ffi
+BATCH = 64
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--repetitions", type=int, default=7)
+    ap.add_argument("--decisions", type=int, default=64 * 4000)
+    args = ap.parse_args()
+    lib = sluice_cffi.load()
+    limiter = sluice_cffi.Limiter(lib, [("p", "50000000/s", 100)], capacity=1 << 12)
+    raw = limiter._limiter
+    keys = [b"client-%06d" % i for i in range(1024)]
+    batches = [keys[i:i + BATCH] for i in range(0, len(keys), BATCH)]
+    packed = [(b"".join(b), ffi.new("uint32_t[]", [len(k) for k in b])) for b in batches]
+    out = ffi.new("sluice_decision[]", BATCH)
+    one = ffi.new("sluice_decision *")
+    rounds = args.decisions // BATCH
+    clock = [10**9]
+
+    def now():
+        clock[0] += 1000
+        return clock[0]
+
+    def single():
+        check = lib.sluice_check
+        for r in range(rounds):
+            t = now()
+            for k in batches[r % len(batches)]:
+                check(raw, 0, k, len(k), t, 1, one)
+
+    def packed_call():
+        check = lib.sluice_check_packed
+        for r in range(rounds):
+            buf, lens = packed[r % len(packed)]
+            check(raw, 0, buf, lens, BATCH, now(), 1, out)
+
+    big_buf = b"".join(keys)
+    big_lens = ffi.new("uint32_t[]", [len(k) for k in keys])
+    big_out = ffi.new("sluice_decision[]", len(keys))
+
+    def packed_1024():
+        check = lib.sluice_check_packed
+        for r in range(rounds // (len(keys) // BATCH)):
+            check(raw, 0, big_buf, big_lens, len(keys), now(), 1, big_out)
+
+    def check_many():
+        for r in range(rounds):
+            limiter.check_many(0, batches[r % len(batches)], now_ns=now())
+
+    def noop():
+        for r in range(rounds):
+            now()
+
+    ways = [("single", single), ("packed call", packed_call), ("packed 1024", packed_1024),
+            ("check_many", check_many), ("noop", noop)]
+    results = {name: [] for name, _ in ways}
+    for _ in range(args.repetitions):
+        for name, fn in ways:
+            start = time.process_time_ns()
+            fn()
+            results[name].append((time.process_time_ns() - start) / (rounds * BATCH))
+    print(f"python {sys.version.split()[0]}, cffi {sluice_cffi.cffi.__version__}, "
+          f"{args.repetitions} repetitions of {rounds * BATCH} decisions, batches of {BATCH}")
+    print(f"{'way':<12} {'median ns/decision':>19} {'min':>8} {'max':>8}")
+    for name, _ in ways:
+        v = results[name]
+        print(f"{name:<12} {statistics.median(v):>19.1f} {min(v):>8.1f} {max(v):>8.1f}")
+
+
+if __name__ == "__main__":
+    main()
