@@ -6,12 +6,15 @@
 #                unit, /etc/sluice/sluiced.yaml, the engine's headers and CMake package
 #   make fuzz    build the libFuzzer targets (preset fuzz) and run each for FUZZ_SECONDS
 #   make adversarial  build and run the adversarial suite's full form (tests/adversarial)
+#   make nginx-module build ngx_http_sluice_module.so against Debian's nginx-dev
+#                (build/$(PRESET)/integrations/nginx/ngx_http_sluice_module.so)
 # PRESET=release|debug|asan|tsan selects the build (default release).
 PRESET ?= release
 JOBS ?= $(shell nproc)
 BUILD := build/$(PRESET)
 
-.PHONY: all deps configure build test run sim bench package fuzz adversarial format format-check clean
+.PHONY: all deps configure build test run sim bench package fuzz adversarial format format-check clean \
+  nginx-module
 
 all: build
 
@@ -38,6 +41,10 @@ sim: build
 
 bench: build
 	@$(BUILD)/bench/sluice-bench $(BENCH_ARGS)
+
+nginx-module: configure
+	@cmake --build $(BUILD) -j$(JOBS) --target nginx_module
+	@ls -1 $(BUILD)/integrations/nginx/ngx_http_sluice_module.so
 
 # Always from the release build: a sanitizer build would package instrumented binaries.
 package:
