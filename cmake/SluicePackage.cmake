@@ -3,6 +3,7 @@
 #   /usr/lib/systemd/system/sluiced.service          (examples/systemd, not enabled on install)
 #   /etc/sluice/sluiced.yaml                         (a conffile: upgrades keep local edits)
 #   /usr/include/sluice, the static engine and its CMake package (find_package(sluice))
+#   /usr/lib/libsluice.so.1, libsluice.a, pkgconfig/sluice.pc  (the C ABI, sluice/c.h)
 #   /usr/share/doc/sluice                            (README, config reference, examples)
 # The unit and the /etc file are their own component, left out of a plain `cmake --install`
 # (which may target any prefix: /etc is absolute) and put in only by CPack.

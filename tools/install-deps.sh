@@ -15,6 +15,7 @@ packages=(
   # nginx's build tree and headers: integrations/nginx builds ngx_http_sluice_module.so against
   # it (make nginx-module), and tests/integrations/nginx loads that into the packaged nginx.
   nginx-dev
+  python3-cffi  # examples/python: the C ABI (libsluice.so.1) from Python, tested by ctest
 )
 # promtool (in Debian's prometheus package) lints /metrics in the e2e tests; CI asks for it.
 if [[ "${SLUICE_WITH_PROMTOOL:-0}" == 1 ]]; then

@@ -46,6 +46,16 @@ absl::StatusOr<std::unique_ptr<Limiter>> Limiter::Create(LimiterOptions options)
       new Limiter(std::shared_ptr<StateTable>(*std::move(table)), hasher, *std::move(policies)));
 }
 
+absl::StatusOr<std::unique_ptr<Limiter>> Limiter::Over(std::shared_ptr<StateTable> table,
+                                                       const HashSeed& seed,
+                                                       std::vector<PolicyConfig> configs) {
+  if (table == nullptr) return absl::InvalidArgumentError("no table");
+  auto policies = MakePolicies(std::move(configs));
+  if (!policies.ok()) return policies.status();
+  return std::unique_ptr<Limiter>(
+      new Limiter(std::move(table), KeyHasher(seed), *std::move(policies)));
+}
+
 absl::StatusOr<std::unique_ptr<Limiter>> Limiter::WithPolicies(
     std::vector<PolicyConfig> configs) const {
   auto policies = MakePolicies(std::move(configs));

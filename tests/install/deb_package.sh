@@ -38,6 +38,7 @@ dpkg --root="$root" --force-not-root --force-depends --log=/dev/null -i "$deb" >
 for f in usr/bin/sluiced usr/bin/sluice-sim usr/bin/sluice-load \
   usr/lib/systemd/system/sluiced.service etc/sluice/sluiced.yaml \
   usr/include/sluice/sluice.h usr/lib/cmake/sluice/sluiceConfig.cmake \
+  usr/include/sluice/c.h usr/lib/libsluice.so.1 usr/lib/libsluice.a usr/lib/pkgconfig/sluice.pc \
   usr/share/doc/sluice/README.md; do
   [[ -e $root/$f ]] || fail "not installed: /$f"
 done

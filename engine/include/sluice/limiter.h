@@ -65,6 +65,13 @@ class Limiter {
   // names, zero burst, rates above 10^9/s, bad capacity.
   static absl::StatusOr<std::unique_ptr<Limiter>> Create(LimiterOptions options);
 
+  // A limiter over an existing table whose keys are hashed with `seed` (the C ABI, and
+  // processes sharing one table: every limiter of a table must use the table's seed, or the
+  // same key lands in different buckets). Errors as Create() for the policies.
+  static absl::StatusOr<std::unique_ptr<Limiter>> Over(std::shared_ptr<StateTable> table,
+                                                       const HashSeed& seed,
+                                                       std::vector<PolicyConfig> policies);
+
   // A limiter with other policies over the same table and seed (a config reload): policies
   // whose name, rate and burst are unchanged keep every key's state.
   absl::StatusOr<std::unique_ptr<Limiter>> WithPolicies(std::vector<PolicyConfig> policies) const;
