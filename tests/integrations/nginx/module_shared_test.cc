@@ -301,8 +301,8 @@ TEST(NginxModuleShared, KeyFloodIntoOneMibZoneIsNeverRejectedByTheZone) {
             0u)
       << stats->body;
   std::cout << "flood of " << total << " keys: sluice 200=" << sluice_statuses[200]
-            << "; limit_req 200=" << limit_req_statuses[200]
-            << " 503=" << limit_req_statuses[503] << "\n";
+            << "; limit_req 200=" << limit_req_statuses[200] << " 503=" << limit_req_statuses[503]
+            << "\n";
 }
 
 }  // namespace
