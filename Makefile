@@ -3,7 +3,8 @@
 #   make test    build and run the whole test suite
 #   make bench   build and run sluice-bench
 #   make package build the Debian package (build/release/sluice_*.deb): binaries, systemd
-#                unit, /etc/sluice/sluiced.yaml, the engine's headers and CMake package
+#                unit, /etc/sluice/sluiced.yaml, the engine's headers and CMake package;
+#                with nginx-dev also libnginx-mod-http-sluice_*.deb (the nginx module)
 #   make fuzz    build the libFuzzer targets (preset fuzz) and run each for FUZZ_SECONDS
 #   make adversarial  build and run the adversarial suite's full form (tests/adversarial)
 #   make nginx-module build ngx_http_sluice_module.so against Debian's nginx-dev
@@ -51,6 +52,9 @@ package:
 	@$(MAKE) --no-print-directory build PRESET=release
 	@cd build/release && cpack -G DEB
 	@ls -1 build/release/sluice_*.deb
+	@if cmake --build build/release --target help | grep -q nginx_module_deb; then \
+	  cmake --build build/release --target nginx_module_deb >/dev/null && \
+	  ls -1 build/release/libnginx-mod-http-sluice_*.deb; fi
 
 # The adversarial suite at full size (SECURITY.md): hostile clients against the real sluiced on
 # loopback, a million-key flood, 50k connections of churn, valgrind. Run directly rather than
