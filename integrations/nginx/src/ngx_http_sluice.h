@@ -37,8 +37,9 @@
 #define NGX_HTTP_SLUICE_MAX_LIMITS 16
 
 /* Outcome counters in the zone's shared memory, striped by worker so that workers do not
- * bounce one cache line: stripe ngx_worker % STRIPES, one cache line each. */
-#define NGX_HTTP_SLUICE_STRIPES 64
+ * bounce one cache line: stripe ngx_worker % STRIPES, one cache line each (16 of them keep
+ * the whole struct under half a page: one small slab allocation). */
+#define NGX_HTTP_SLUICE_STRIPES 16
 #define NGX_HTTP_SLUICE_SH_MAGIC 0x31685345434c5553ULL /* "SULCESh1" */
 
 typedef struct {

@@ -228,8 +228,11 @@ static char* ngx_http_sluice_zone(ngx_conf_t* cf, ngx_command_t* cmd, void* conf
     ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "zone \"%V\" is too large", &name);
     return NGX_CONF_ERROR;
   }
-  size_t pages = table_bytes / ngx_pagesize + 8;
-  size_t shm_size = (pages + 2) * ngx_pagesize + pages * sizeof(ngx_slab_page_t) + 4096;
+  /* The slab pool's pages: the table's, one for the counters (a small allocation), one for
+   * the log context; plus the pool header and one ngx_slab_page_t per page, and the page the
+   * pool's start is aligned to. */
+  size_t pages = table_bytes / ngx_pagesize + 2;
+  size_t shm_size = (pages + 3) * ngx_pagesize + pages * sizeof(ngx_slab_page_t);
 
   zone->name = name;
   zone->count = count;

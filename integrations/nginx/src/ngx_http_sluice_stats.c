@@ -52,6 +52,7 @@ static ngx_int_t ngx_http_sluice_stats_handler(ngx_http_request_t* r) {
       {"sluice_nginx_zone_full_denied_total", "counter", "Requests denied: bucket full."},
       {"sluice_nginx_zone_full_allowed_total", "counter", "Requests allowed without state."},
       {"sluice_nginx_zone_stale_pending_total", "counter", "Half-done installs reclaimed."},
+      {"sluice_nginx_zone_shared", "gauge", "1: the table is in the zone's shared memory."},
   };
   for (ngx_uint_t k = 0; k < sizeof(kTable) / sizeof(kTable[0]); k++) {
     p = ngx_slprintf(p, end, "# HELP %s %s\n# TYPE %s %s\n", kTable[k].name, kTable[k].help,
@@ -65,7 +66,8 @@ static ngx_int_t ngx_http_sluice_stats_handler(ngx_http_request_t* r) {
       const uint64_t values[] = {
           st.capacity,    st.memory_bytes,   (uint64_t)(st.occupied < 0 ? 0 : st.occupied),
           st.installs,    st.reused_expired, st.evictions,
-          st.full_denied, st.full_allowed,   st.stale_pending};
+          st.full_denied, st.full_allowed,   st.stale_pending,
+          st.shared};
       p = ngx_slprintf(p, end, "%s{zone=\"%V\"} %uL\n", kTable[k].name, &zones[i]->name, values[k]);
     }
   }

@@ -43,7 +43,7 @@ std::string FullConfig(const std::string& http_body, const fs::path& dir, std::u
          "events { worker_connections 4096; }\n"
          "http {\n"
          "  access_log off;\n"
-         "  keepalive_requests 1000000;\n"
+         "  keepalive_requests 100000000;\n"
          "  client_body_temp_path " +
          d + "/body;\n  proxy_temp_path " + d + "/proxy;\n  fastcgi_temp_path " + d +
          "/fastcgi;\n  uwsgi_temp_path " + d + "/uwsgi;\n  scgi_temp_path " + d + "/scgi;\n" +
