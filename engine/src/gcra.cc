@@ -26,6 +26,7 @@ absl::StatusOr<GcraParams> GcraParams::Make(const Rate& rate, std::uint64_t burs
   p.emission_interval = interval;
   p.burst = burst;
   p.window = static_cast<std::int64_t>(burst) * interval;
+  p.per_interval = Reciprocal::For(static_cast<std::uint64_t>(interval));
   return p;
 }
 

@@ -39,21 +39,20 @@ bool MoreRestrictive(const Decision& a, const Decision& b) {
 absl::StatusOr<std::unique_ptr<Limiter>> Limiter::Create(LimiterOptions options) {
   auto policies = MakePolicies(std::move(options.policies));
   if (!policies.ok()) return policies.status();
-  auto table = StateTable::Create(options.capacity, options.when_full);
+  auto table = StateTable::Create(options.capacity, options.when_full, options.seed);
   if (!table.ok()) return table.status();
-  const KeyHasher hasher(options.seed.value_or(HashSeed::Random()));
+  const KeyHasher hasher((*table)->seed());
   return std::unique_ptr<Limiter>(
       new Limiter(std::shared_ptr<StateTable>(*std::move(table)), hasher, *std::move(policies)));
 }
 
 absl::StatusOr<std::unique_ptr<Limiter>> Limiter::Over(std::shared_ptr<StateTable> table,
-                                                       const HashSeed& seed,
                                                        std::vector<PolicyConfig> configs) {
   if (table == nullptr) return absl::InvalidArgumentError("no table");
   auto policies = MakePolicies(std::move(configs));
   if (!policies.ok()) return policies.status();
-  return std::unique_ptr<Limiter>(
-      new Limiter(std::move(table), KeyHasher(seed), *std::move(policies)));
+  const KeyHasher hasher(table->seed());
+  return std::unique_ptr<Limiter>(new Limiter(std::move(table), hasher, *std::move(policies)));
 }
 
 absl::StatusOr<std::unique_ptr<Limiter>> Limiter::WithPolicies(

@@ -1,7 +1,5 @@
 #include "sluice/state_table.h"
 
-#include <sys/mman.h>
-
 #include <algorithm>
 #include <atomic>
 #include <bit>
@@ -13,6 +11,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "internal/atomic_slot.h"
+#include "internal/table_layout.h"
 
 namespace sluice {
 
@@ -24,18 +23,15 @@ using internal::TagOf;
 using internal::TatOf;
 using internal::U128;
 
-struct alignas(kCacheLine) StateTable::Bucket {
-  Slot slots[kSlotsPerBucket];
-};
-static_assert(sizeof(StateTable::Bucket) == kCacheLine);
-static_assert(alignof(StateTable::Bucket) == kCacheLine);
-static_assert(sizeof(StateTable::Bucket) / StateTable::kSlotsPerBucket == 16,
-              "16 bytes per key of capacity");
+static_assert(StateTable::kSlotsPerBucket == internal::kSlotsPerBucket);
+static_assert(StateTable::kHeaderBytes == internal::kHeaderBytes);
 
 namespace {
 
 constexpr std::uint64_t kPending = std::uint64_t{1} << 63;
-constexpr std::size_t kMaxCapacity = std::size_t{1} << 34;
+// A nonce is (now >> kNonceCounterBits) << kNonceCounterBits | counter bits.
+constexpr int kNonceCounterBits = 20;
+constexpr std::uint64_t kNonceCounterMask = (std::uint64_t{1} << kNonceCounterBits) - 1;
 
 [[nodiscard]] inline std::uint64_t TagFor(std::uint64_t hash) noexcept {
   const std::uint64_t tag = hash >> 1;
@@ -49,18 +45,12 @@ constexpr std::size_t kMaxCapacity = std::size_t{1} << 34;
   return atomic ? internal::LoadAtomic(slot) : LoadRelaxed(slot);
 }
 
-// A value no other install of this table can have written to the same slot recently: a
-// thread number (taken once per thread) above a per-thread counter. Kept below 2^62 so it can
-// never be mistaken for anything but a nonce, and it is only compared, never used as a time.
-[[nodiscard]] std::int64_t NextNonce() noexcept {
-  static std::atomic<std::uint64_t> next_thread{1};
-  // Relaxed: uniqueness needs only the atomicity of fetch_add, not ordering.
-  thread_local const std::uint64_t thread_number =
-      next_thread.fetch_add(1, std::memory_order_relaxed);
-  thread_local std::uint64_t counter = 0;
-  ++counter;
-  return static_cast<std::int64_t>(((thread_number & 0x3fffff) << 40) |
-                                   (counter & ((std::uint64_t{1} << 40) - 1)));
+// A PENDING slot's nonce is stale when the install that wrote it is older than kStalePending
+// by our clock. A nonce from the future (another process's clock ahead of ours, or time going
+// backwards) is never stale.
+[[nodiscard]] inline bool IsStalePending(U128 w, std::int64_t now) noexcept {
+  const std::int64_t claimed = TatOf(w) & ~static_cast<std::int64_t>(kNonceCounterMask);
+  return now - claimed > StateTable::kStalePending.count();
 }
 
 // Relaxed increments: statistics only, read without ordering.
@@ -90,47 +80,20 @@ std::string_view ToString(WhenFull w) noexcept {
   return "?";
 }
 
-absl::StatusOr<std::unique_ptr<StateTable>> StateTable::Create(std::size_t capacity,
-                                                               WhenFull when_full) {
-  if (capacity == 0) return absl::InvalidArgumentError("table capacity must be at least 1");
-  if (capacity > kMaxCapacity) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("table capacity ", capacity, " is above the maximum ", kMaxCapacity));
-  }
-  const std::size_t wanted = (capacity + kSlotsPerBucket - 1) / kSlotsPerBucket;
-  const std::size_t bucket_count = std::max(kMinBuckets, std::bit_ceil(wanted));
-  const std::size_t bytes = bucket_count * sizeof(Bucket);
-  // Anonymous memory is zeroed (all slots empty) and page aligned. Large tables ask for
-  // transparent huge pages: random probes then miss the TLB far less often.
-  void* memory = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  if (memory == MAP_FAILED) {
-    return absl::ResourceExhaustedError(
-        absl::StrCat("cannot map ", bytes, " bytes for a table of ", capacity, " keys"));
-  }
-  if (bytes >= (std::size_t{2} << 20)) {
-    (void)madvise(memory, bytes, MADV_HUGEPAGE);  // advisory: failure only costs speed
-  }
-  // Commit every page now, so memory is fixed at start and the hot path never page-faults.
-  std::memset(memory, 0, bytes);
-  auto* buckets = static_cast<Bucket*>(memory);
-  return std::unique_ptr<StateTable>(new StateTable(buckets, bucket_count, when_full));
-}
-
-StateTable::StateTable(Bucket* buckets, std::size_t bucket_count, WhenFull when_full) noexcept
-    : buckets_(buckets),
-      bucket_count_(bucket_count),
-      bucket_mask_(bucket_count - 1),
-      when_full_(when_full),
-      atomic_loads_(internal::HasAtomic16ByteLoads()) {}
-
-StateTable::~StateTable() { munmap(buckets_, bucket_count_ * sizeof(Bucket)); }
-
 StateTable::Bucket& StateTable::BucketFor(std::uint64_t hash) const noexcept {
   return buckets_[hash & bucket_mask_];
 }
 
 StateTable::CounterStripe& StateTable::StripeFor(std::uint64_t hash) noexcept {
-  return stripes_[(hash >> 8) % kStripes];
+  return stripes_[(hash >> 8) % internal::kStripes];
+}
+
+// The install's time above 20 bits of the table's shared counter. Relaxed: uniqueness needs
+// only the atomicity of fetch_add (every process increments the same word), not ordering.
+std::int64_t StateTable::NextNonce(std::int64_t now) noexcept {
+  const std::uint64_t n = header_->next_nonce.fetch_add(1, std::memory_order_relaxed);
+  const auto time_bits = static_cast<std::uint64_t>(now) & ~kNonceCounterMask;  // now < 2^62
+  return static_cast<std::int64_t>(time_bits | (n & kNonceCounterMask));
 }
 
 void StateTable::Prefetch(std::uint64_t hash) const noexcept {
@@ -227,6 +190,7 @@ std::optional<Decision> StateTable::TryInstall(Bucket& bucket, std::uint64_t tag
 
   // No copy of our key at all: choose a victim and claim it as PENDING.
   std::size_t empty = kSlotsPerBucket;
+  std::size_t stale = kSlotsPerBucket;
   std::size_t expired = kSlotsPerBucket;
   std::size_t other_pending = kSlotsPerBucket;
   std::size_t oldest_live = kSlotsPerBucket;
@@ -235,14 +199,20 @@ std::optional<Decision> StateTable::TryInstall(Bucket& bucket, std::uint64_t tag
     if (TagOf(w) == 0) {
       if (empty == kSlotsPerBucket) empty = i;
     } else if (IsPending(w)) {
-      if (other_pending == kSlotsPerBucket) other_pending = i;
+      if (IsStalePending(w, now)) {
+        if (stale == kSlotsPerBucket) stale = i;
+      } else if (other_pending == kSlotsPerBucket) {
+        other_pending = i;
+      }
     } else if (TatOf(w) <= now) {
       if (expired == kSlotsPerBucket || TatOf(w) < TatOf(seen[expired])) expired = i;
     } else if (oldest_live == kSlotsPerBucket || TatOf(w) < TatOf(seen[oldest_live])) {
       oldest_live = i;
     }
   }
-  std::size_t victim = empty != kSlotsPerBucket ? empty : expired;
+  std::size_t victim = empty != kSlotsPerBucket   ? empty
+                       : stale != kSlotsPerBucket ? stale
+                                                  : expired;
   if (victim == kSlotsPerBucket) {
     switch (when_full_) {
       case WhenFull::kEvict:
@@ -267,9 +237,13 @@ std::optional<Decision> StateTable::TryInstall(Bucket& bucket, std::uint64_t tag
     }
   }
   U128 expected = seen[victim];
-  if (!Cas(bucket.slots[victim], expected, Pack(pending_tag, NextNonce()))) return std::nullopt;
+  if (!Cas(bucket.slots[victim], expected, Pack(pending_tag, NextNonce(now)))) {
+    return std::nullopt;
+  }
   if (victim == empty) {
     stripe.occupied.fetch_add(1, std::memory_order_relaxed);  // statistics
+  } else if (victim == stale) {
+    Bump(stripe.stale_pending);
   } else if (victim == expired) {
     Bump(stripe.reused_expired);
   } else if (victim == oldest_live) {
@@ -297,12 +271,14 @@ TableStats StateTable::Stats() const noexcept {
   s.capacity = capacity();
   s.memory_bytes = bucket_count_ * sizeof(Bucket);
   // Relaxed loads: independent statistics, no ordering among them is promised.
-  for (const CounterStripe& stripe : stripes_) {
+  for (std::size_t i = 0; i < internal::kStripes; ++i) {
+    const CounterStripe& stripe = stripes_[i];
     s.installs += stripe.installs.load(std::memory_order_relaxed);
     s.reused_expired += stripe.reused_expired.load(std::memory_order_relaxed);
     s.evictions += stripe.evictions.load(std::memory_order_relaxed);
     s.full_denied += stripe.full_denied.load(std::memory_order_relaxed);
     s.full_allowed += stripe.full_allowed.load(std::memory_order_relaxed);
+    s.stale_pending += stripe.stale_pending.load(std::memory_order_relaxed);
     s.occupied += stripe.occupied.load(std::memory_order_relaxed);
   }
   return s;

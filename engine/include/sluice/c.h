@@ -205,7 +205,7 @@ SLUICE_API void sluice_table_close(sluice_table* t) SLUICE_NOEXCEPT;
 typedef struct sluice_table_stats {
   size_t size;             /* set by the caller to sizeof(sluice_table_stats) */
   uint64_t capacity;       /* keys (slots) */
-  uint64_t memory_bytes;   /* slots plus, for a shareable table, its header */
+  uint64_t memory_bytes;   /* the 4 KiB header plus 16 bytes per key: sluice_table_bytes() */
   int64_t occupied;        /* slots holding a key, live or expired (approximate in flight) */
   uint64_t installs;       /* keys installed */
   uint64_t reused_expired; /* installs into a slot whose TAT had passed (lossless) */

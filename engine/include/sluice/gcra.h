@@ -10,6 +10,7 @@
 //   denied:   TAT unchanged; retry_after = max(TAT, now) + n*T - b*T - now
 //   n > b:    never admissible; retry_after = Decision::kNever, nothing changes.
 // remaining   = floor((now + b*T - TAT_after) / T) clamped to [0, b]
+//               (the division by T is a multiply by a per-policy reciprocal: see Reciprocal)
 // reset_after = TAT_after - now, where TAT_after = max(TAT', now) admitted, max(TAT, now) denied.
 //
 // Time going backwards: a `now` earlier than one already seen only makes max(TAT, now) - now
@@ -34,11 +35,59 @@ namespace sluice {
 inline constexpr std::int64_t kMaxWindow = std::int64_t{1} << 61;
 inline constexpr std::int64_t kMaxTime = std::int64_t{1} << 62;
 
+// floor(n / d) for one fixed divisor d >= 1 without a divide instruction: a 64x64->128-bit
+// multiply by a precomputed magic number and a shift. Exact for every 0 <= n < 2^62 (kLimit).
+//
+// Proof (Granlund and Montgomery's round-up method, N = 62 dividend bits). Let l = ceil(log2 d),
+// k = N + l and m = ceil(2^k / d), so m*d = 2^k + e with 0 <= e < d <= 2^l. For n = q*d + r,
+// 0 <= r < d:
+//   m*n / 2^k = n/d + e*n / (d * 2^k) = q + (r + e*n / 2^k) / d,
+// and e*n / 2^k < 2^l * 2^N / 2^(N+l) = 1, so r + e*n/2^k < r + 1 <= d: the fraction is below
+// 1 and floor(m*n / 2^k) = q. Sizes: 2^(l-1) < d <= 2^l gives m <= 2^(N+1), with equality
+// impossible for l <= N+1, so m < 2^63 fits in 64 bits; m*n < 2^125 fits in 128; k <= 123.
+//
+// The GCRA dividend is the headroom now + b*T - TAT_after, in [0, b*T] with b*T <= kMaxWindow
+// = 2^61 (GcraParams::Make), well inside the range. Divide() still checks n < kLimit and that
+// it was prepared for this d, and divides when not, so it is exact for any input whatever.
+struct Reciprocal {
+  static constexpr std::uint64_t kLimit = std::uint64_t{1} << 62;
+
+  std::uint64_t divisor = 0;  // d; 0: not prepared (Divide() divides)
+  std::uint64_t magic = 0;    // m
+  std::uint32_t shift = 0;    // k
+
+  [[nodiscard]] static constexpr Reciprocal For(std::uint64_t d) noexcept {
+    __extension__ typedef unsigned __int128 U128;
+    Reciprocal r;
+    if (d == 0) return r;
+    std::uint32_t l = 0;
+    while (l < 64 && (U128{1} << l) < d) ++l;  // l = ceil(log2 d)
+    if (l > 62) return r;                      // outside the proof (d > 2^62): divide
+    r.divisor = d;
+    r.shift = 62 + l;
+    r.magic = static_cast<std::uint64_t>(((U128{1} << r.shift) + d - 1) / d);
+    return r;
+  }
+
+  // floor(n / d). Exact for every n and every d >= 1: the multiply when this was prepared for
+  // d and n < kLimit (always, on the GCRA path), else the division.
+  [[nodiscard]] constexpr std::uint64_t Divide(std::uint64_t n, std::uint64_t d) const noexcept {
+    __extension__ typedef unsigned __int128 U128;
+    if (divisor != d || n >= kLimit) [[unlikely]] {
+      return n / d;
+    }
+    return static_cast<std::uint64_t>((static_cast<U128>(magic) * n) >> shift);
+  }
+
+  friend bool operator==(const Reciprocal&, const Reciprocal&) = default;
+};
+
 // The constants of one policy, precomputed once.
 struct GcraParams {
   std::int64_t emission_interval = 1;  // T, ns
   std::uint64_t burst = 1;             // b
   std::int64_t window = 1;             // b*T, ns: the delay variation tolerance plus one T
+  Reciprocal per_interval;             // division by T (derived; Make() prepares it)
 
   // Validates and precomputes. Errors: zero count or period, burst 0, a rate above 10^9 per
   // second, or a window b*T above kMaxWindow.
@@ -47,7 +96,10 @@ struct GcraParams {
   [[nodiscard]] constexpr std::int64_t tolerance() const noexcept {
     return window - emission_interval;
   }
-  friend bool operator==(const GcraParams&, const GcraParams&) = default;
+  // Equal when the policy is: the reciprocal is derived from T and takes no part.
+  friend constexpr bool operator==(const GcraParams& a, const GcraParams& b) noexcept {
+    return a.emission_interval == b.emission_interval && a.burst == b.burst && a.window == b.window;
+  }
 };
 
 // One GCRA decision: what to answer and the TAT to store (equal to `tat` when denied).
@@ -89,8 +141,12 @@ struct GcraResult {
     }
   }
   const std::int64_t headroom = now + p.window - tat_after;
-  r.decision.remaining = std::clamp<std::int64_t>(headroom < 0 ? 0 : headroom / t, 0,
-                                                  static_cast<std::int64_t>(p.burst));
+  // headroom <= b*T since TAT_after >= now; below 0 only after time went backwards.
+  const std::int64_t slots =
+      headroom <= 0 ? 0
+                    : static_cast<std::int64_t>(p.per_interval.Divide(
+                          static_cast<std::uint64_t>(headroom), static_cast<std::uint64_t>(t)));
+  r.decision.remaining = std::min(slots, static_cast<std::int64_t>(p.burst));
   r.decision.reset_after = std::chrono::nanoseconds{tat_after - now};
   return r;
 }

@@ -24,7 +24,7 @@ struct LimiterOptions {
   std::size_t capacity = std::size_t{1} << 20;  // keys held at once (16 bytes each)
   WhenFull when_full = WhenFull::kEvict;
   std::vector<PolicyConfig> policies;
-  // Fixed seed for reproducible placement (tests); by default a random one per limiter.
+  // Fixed seed for reproducible placement (tests); by default a random one per table.
   std::optional<HashSeed> seed;
 };
 
@@ -65,11 +65,10 @@ class Limiter {
   // names, zero burst, rates above 10^9/s, bad capacity.
   static absl::StatusOr<std::unique_ptr<Limiter>> Create(LimiterOptions options);
 
-  // A limiter over an existing table whose keys are hashed with `seed` (the C ABI, and
-  // processes sharing one table: every limiter of a table must use the table's seed, or the
-  // same key lands in different buckets). Errors as Create() for the policies.
+  // A limiter over an existing table (shared memory, a file, caller memory: StateTable's
+  // Format/Attach/CreateShared/OpenFile), hashing keys with the seed kept in the table, so
+  // limiters of every process sharing it place a key in the same bucket. Errors as Create().
   static absl::StatusOr<std::unique_ptr<Limiter>> Over(std::shared_ptr<StateTable> table,
-                                                       const HashSeed& seed,
                                                        std::vector<PolicyConfig> policies);
 
   // A limiter with other policies over the same table and seed (a config reload): policies

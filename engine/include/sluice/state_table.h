@@ -34,8 +34,11 @@
 // New keys. Two threads can meet the same absent key at once and pick different free slots;
 // two committed copies of a key would each grant a full burst. Installing therefore takes two
 // steps, each one CAS:
-//   1. claim a victim slot as PENDING(tag, nonce): nonce is unique per thread and install, so a
-//      slot killed and re-claimed never looks unchanged to a late CAS (no ABA).
+//   1. claim a victim slot as PENDING(tag, nonce): the nonce is the install's time (now >> 20,
+//      about 1 ms units) above 20 bits of a counter in the table's header that every thread of
+//      every process sharing the table fetch_adds, so a slot killed and re-claimed never looks
+//      unchanged to a late CAS (no ABA) unless 2^20 installs were claimed within one such
+//      millisecond (a billion per second).
 //   2. rescan the bucket. A committed copy of our key wins: clear our PENDING and use it.
 //      Otherwise KILL (CAS to empty) every other PENDING of our key we see, then COMMIT the
 //      lowest-indexed one left (ours or another thread's) with our admitted request. Any failed
@@ -45,12 +48,35 @@
 // that commit) or its commit (and uses it). Anyone of our key may commit any of our PENDINGs,
 // so a preempted installer blocks nobody: the protocol is lock-free.
 //
-// Victims, in order: an empty slot; a committed slot whose TAT <= now (it carries no
-// information: a key with TAT <= now behaves exactly like a fresh one, so reuse loses nothing);
-// then, when all four hold live keys, `when_full` decides: kEvict takes another key's PENDING or
-// the live slot with the smallest TAT (that key forgets its state), kDeny answers "denied" with
-// the wait until the first slot of the bucket expires, kAllow admits without keeping state.
-// Every such event is counted.
+// Victims, in order: an empty slot; another key's PENDING older than kStalePending (its
+// installer died or stalled: it holds no state yet, and if the installer resumes its CAS fails
+// and it rescans); a committed slot whose TAT <= now (it carries no information: a key with
+// TAT <= now behaves exactly like a fresh one, so reuse loses nothing); then, when all four
+// hold live keys, `when_full` decides: kEvict takes another key's PENDING or the live slot with
+// the smallest TAT (that key forgets its state), kDeny answers "denied" with the wait until
+// the first slot of the bucket expires, kAllow admits without keeping state. Every such event
+// is counted.
+//
+// Sharing across processes (table_layout.h has the memory map). The table may live in memory
+// several processes map: anonymous shared memory made before fork(), a file on tmpfs, or
+// memory a caller hands over. Everything that must agree lives in that memory behind a
+// versioned header: the hash seed (so a key lands in the same bucket everywhere), the nonce
+// counter (fix for forked processes inheriting one process-local counter), the counter stripes
+// (so stats are the sum of every process), the layout and sizes an attacher checks before it
+// touches a slot, and the boot id (CLOCK_MONOTONIC restarts at boot: a file from a previous
+// boot is refused). The memory holds offsets and sizes only. Policy key spaces are a function
+// of name, rate and burst (policy.h), never of load order, so every process and every reload
+// hashes a policy's keys alike.
+//
+// A process killed at any instruction leaves nothing locked or inconsistent: there are no
+// locks, and every change to a slot is one 16-byte CAS, so each slot is always either its old
+// or its new value. What a death can leave is (a) a PENDING claim without its commit: it is
+// committed by the next request of its key, taken by kEvict, or reclaimed as a free slot once
+// older than kStalePending under any `when_full`, so no slot stays lost; (b) a request admitted
+// and then, by a multi-policy check's refund that never ran, charged without being answered:
+// the same as a client that disconnected after its decision; (c) a counter increment not made:
+// statistics only. The header's identity is written once, before `state` is released as ready;
+// a formatter killed before that leaves `state` initialising, which attachers refuse (EBUSY).
 //
 // Time across threads: a slot may be reused by a thread whose `now` has passed its TAT while
 // another thread, with a slightly earlier `now`, still considers it live; that second thread
@@ -80,11 +106,15 @@
 #include "sluice/cacheline.h"
 #include "sluice/decision.h"
 #include "sluice/gcra.h"
+#include "sluice/key_hash.h"
 
 namespace sluice {
 
 namespace internal {
 struct StateTableTestPeer;
+struct TableHeader;
+struct CounterStripe;
+struct Bucket;
 }  // namespace internal
 
 enum class WhenFull : std::uint8_t { kEvict, kDeny, kAllow };
@@ -103,17 +133,70 @@ struct TableStats {
   std::uint64_t evictions = 0;       // live keys that lost their state (when_full: evict)
   std::uint64_t full_denied = 0;     // requests denied because the bucket was full
   std::uint64_t full_allowed = 0;    // requests admitted without state (when_full: allow)
+  std::uint64_t stale_pending = 0;   // dead or stalled installers' PENDING slots reclaimed
+};
+
+// How a table is made, wherever its memory is.
+struct TableOptions {
+  // Keys held at once, rounded up to a power of two >= 256. Format() also takes 0: as many as
+  // fit in the memory it is given.
+  std::size_t capacity = std::size_t{1} << 20;
+  WhenFull when_full = WhenFull::kEvict;
+  // Fixed seed for reproducible placement (tests); by default 256 random bits.
+  std::optional<HashSeed> seed;
+};
+
+// Flags of StateTable::OpenFile.
+struct TableFileFlags {
+  bool create = false;       // create and format the file when it does not exist
+  bool exclusive = false;    // with create: fail when it exists
+  bool reset_stale = false;  // a file from a previous boot is formatted afresh (only when no
+                             // other process has it mapped)
 };
 
 class StateTable {
  public:
   static constexpr std::size_t kSlotsPerBucket = 4;
   static constexpr std::size_t kMinBuckets = 64;
+  static constexpr std::size_t kHeaderBytes = 4096;
+  // A PENDING claim older than this (by the install's own `now`) is taken as abandoned.
+  static constexpr std::chrono::nanoseconds kStalePending{std::chrono::seconds(1)};
 
+  // Bytes of memory a table of `capacity` keys takes: the header plus 16 bytes per key after
+  // rounding. 0 when capacity is 0 or above 2^34 keys (256 GiB).
+  [[nodiscard]] static std::size_t BytesFor(std::size_t capacity) noexcept;
+  // The largest capacity whose table fits in `bytes`; 0 when not even 256 keys fit.
+  [[nodiscard]] static std::size_t CapacityFor(std::size_t bytes) noexcept;
+
+  // A table in private memory of this process (a fork()ed child gets a copy-on-write copy).
   // `capacity` keys, rounded up (see above). Allocates the whole table now; never again.
   // Error when capacity is 0 or above 2^34 keys (256 GiB).
-  static absl::StatusOr<std::unique_ptr<StateTable>> Create(std::size_t capacity,
-                                                            WhenFull when_full);
+  static absl::StatusOr<std::unique_ptr<StateTable>> Create(
+      std::size_t capacity, WhenFull when_full, std::optional<HashSeed> seed = std::nullopt);
+
+  // A table in anonymous MAP_SHARED memory: made before fork(), the parent and every child
+  // decide on the same slots (each through its copy of this object). Errors as Create().
+  static absl::StatusOr<std::unique_ptr<StateTable>> CreateShared(const TableOptions& options);
+
+  // Formats a table into caller memory (at least 64-byte aligned; never unmapped by the
+  // table), destroying whatever state it held. Errors: InvalidArgument (alignment, options),
+  // OutOfRange (too small for the capacity).
+  static absl::StatusOr<std::unique_ptr<StateTable>> Format(void* memory, std::size_t bytes,
+                                                            const TableOptions& options);
+
+  // A table already formatted in `memory` by this or another process, at any address. The
+  // header is checked before any slot is touched. Errors: DataLoss (not a sluice table, another
+  // layout version or sizes, larger than `bytes`), FailedPrecondition (another boot),
+  // Unavailable (still being formatted), InvalidArgument (misaligned).
+  static absl::StatusOr<std::unique_ptr<StateTable>> Attach(void* memory, std::size_t bytes);
+
+  // A table in a file several processes map MAP_SHARED (use tmpfs: /dev/shm, /run). An
+  // existing file is attached (options ignored), an absent one created (with `create`) with
+  // `mode` and formatted. Errors as Attach(), plus Unknown (a system call failed; the message
+  // has errno's text) and AlreadyExists (exclusive). Implemented in table_file.cc.
+  static absl::StatusOr<std::unique_ptr<StateTable>> OpenFile(const std::string& path,
+                                                              TableFileFlags flags, unsigned mode,
+                                                              const TableOptions& options);
   ~StateTable();
   StateTable(const StateTable&) = delete;
   StateTable& operator=(const StateTable&) = delete;
@@ -140,25 +223,29 @@ class StateTable {
 
   [[nodiscard]] std::size_t capacity() const noexcept { return bucket_count_ * kSlotsPerBucket; }
   [[nodiscard]] WhenFull when_full() const noexcept { return when_full_; }
+  // The secret every limiter of this table hashes keys with (kept in the table's header).
+  [[nodiscard]] const HashSeed& seed() const noexcept { return seed_; }
+  // True when other processes can map this table's memory (anything but Create()).
+  [[nodiscard]] bool shared() const noexcept { return shared_; }
+  // Header plus slots: the memory the table occupies.
+  [[nodiscard]] std::size_t table_bytes() const noexcept {
+    return kHeaderBytes + bucket_count_ * kCacheLine;
+  }
 
-  struct Bucket;  // defined in state_table.cc
+  using Bucket = internal::Bucket;
 
  private:
   friend struct internal::StateTableTestPeer;
+  using CounterStripe = internal::CounterStripe;
 
-  struct alignas(kCacheLine) CounterStripe {
-    std::atomic<std::uint64_t> installs{0};
-    std::atomic<std::uint64_t> reused_expired{0};
-    std::atomic<std::uint64_t> evictions{0};
-    std::atomic<std::uint64_t> full_denied{0};
-    std::atomic<std::uint64_t> full_allowed{0};
-    std::atomic<std::int64_t> occupied{0};
-  };
-  static constexpr std::size_t kStripes = 16;
-
-  StateTable(Bucket* buckets, std::size_t bucket_count, WhenFull when_full) noexcept;
+  // A table over formatted memory; unmaps [unmap, unmap + unmap_bytes) when destroyed unless
+  // `unmap` is null (caller memory).
+  StateTable(internal::TableHeader* header, void* unmap, std::size_t unmap_bytes,
+             bool shared) noexcept;
+  static absl::StatusOr<std::unique_ptr<StateTable>> Map(const TableOptions& options, bool shared);
   Bucket& BucketFor(std::uint64_t hash) const noexcept;
   CounterStripe& StripeFor(std::uint64_t hash) noexcept;
+  [[nodiscard]] std::int64_t NextNonce(std::int64_t now) noexcept;
   // One pass of the install protocol; nullopt means "scan again".
   std::optional<Decision> TryInstall(Bucket& bucket, std::uint64_t tag, std::uint64_t hash,
                                      const GcraParams& params, std::int64_t now,
@@ -169,7 +256,12 @@ class StateTable {
   std::uint64_t bucket_mask_;
   WhenFull when_full_;
   bool atomic_loads_;  // internal::HasAtomic16ByteLoads(), asked once
-  CounterStripe stripes_[kStripes];
+  bool shared_;
+  internal::TableHeader* header_;  // in the table's memory: seed, nonces, counters
+  CounterStripe* stripes_;         // header_->stripes
+  HashSeed seed_;                  // a copy of the header's
+  void* unmap_;
+  std::size_t unmap_bytes_;
 };
 
 }  // namespace sluice

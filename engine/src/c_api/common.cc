@@ -27,6 +27,15 @@ int FromStatus(const absl::Status& status, char* err, std::size_t errlen) noexce
       return SLUICE_ERANGE;
     case absl::StatusCode::kNotFound:
       return SLUICE_ENOPOLICY;
+    case absl::StatusCode::kDataLoss:  // StateTable::Attach: not this layout
+      return SLUICE_ELAYOUT;
+    case absl::StatusCode::kFailedPrecondition:  // StateTable::Attach: another boot
+      return SLUICE_ESTALE;
+    case absl::StatusCode::kUnavailable:  // StateTable::Attach: still being formatted
+      return SLUICE_EBUSY;
+    case absl::StatusCode::kUnknown:  // StateTable::OpenFile: a system call failed
+    case absl::StatusCode::kAlreadyExists:
+      return SLUICE_ESYS;
     default:
       return SLUICE_EINVAL;
   }

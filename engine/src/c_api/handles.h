@@ -15,11 +15,9 @@
 #include "sluice/state_table.h"
 
 // A process-local handle onto a table. The table itself may live in memory other processes
-// map; the handle only says where, and with which seed its keys are hashed.
+// map (its header holds the seed, nonces and counters); the handle only says where.
 struct sluice_table {
   std::shared_ptr<sluice::StateTable> table;
-  sluice::HashSeed seed;
-  bool shared = false;
 };
 
 // A process-local limiter. `policy_count` is cached so the hot path checks an index with one
@@ -27,7 +25,6 @@ struct sluice_table {
 struct sluice_limiter {
   std::unique_ptr<sluice::Limiter> limiter;
   std::uint32_t policy_count = 0;
-  bool shared = false;
 };
 
 namespace sluice::c_api {

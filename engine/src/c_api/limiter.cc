@@ -160,12 +160,11 @@ int sluice_limiter_create(sluice_table* t, const sluice_policy* policies, size_t
       }
       if (const int rc = ReadPolicy(p, i, &configs[i], err, errlen); rc != 0) return rc;
     }
-    auto limiter = sluice::Limiter::Over(t->table, t->seed, std::move(configs));
+    auto limiter = sluice::Limiter::Over(t->table, std::move(configs));
     if (!limiter.ok()) return FromStatus(limiter.status(), err, errlen);
     auto handle = std::make_unique<sluice_limiter>();
     handle->policy_count = static_cast<std::uint32_t>((*limiter)->policy_count());
     handle->limiter = *std::move(limiter);
-    handle->shared = t->shared;
     *out = handle.release();
     return SLUICE_OK;
   } catch (const std::bad_alloc&) {

@@ -1,6 +1,5 @@
 // Tables through the C ABI: options, the memory modes, close, stats.
 #include <algorithm>
-#include <bit>
 #include <chrono>
 #include <cstring>
 #include <exception>
@@ -14,9 +13,6 @@ namespace {
 
 constexpr std::uint64_t kDefaultCapacity = std::uint64_t{1} << 20;
 constexpr std::uint64_t kMaxCapacity = std::uint64_t{1} << 34;
-constexpr std::uint64_t kMinCapacity = StateTable::kMinBuckets * StateTable::kSlotsPerBucket;
-constexpr std::size_t kHeaderBytes = 4096;
-constexpr std::size_t kBytesPerKey = 16;
 
 // The caller's options, read field by field up to the size it compiled against; fields it did
 // not know keep their defaults. False when `o->size` cannot even hold the size field.
@@ -65,25 +61,59 @@ WhenFull ToWhenFull(std::int32_t w) noexcept {
   }
 }
 
-HashSeed SeedOf(const sluice_table_options& o) {
-  if ((o.flags & SLUICE_TABLE_FIXED_SEED) == 0) return HashSeed::Random();
-  HashSeed seed;
-  for (std::size_t i = 0; i < seed.words.size(); ++i) seed.words[i] = o.seed[i];
-  return seed;
+TableOptions ToTableOptions(const sluice_table_options& o) {
+  TableOptions t;
+  t.capacity = static_cast<std::size_t>(o.capacity);
+  t.when_full = ToWhenFull(o.when_full);
+  if ((o.flags & SLUICE_TABLE_FIXED_SEED) != 0) {
+    HashSeed seed;
+    for (std::size_t i = 0; i < seed.words.size(); ++i) seed.words[i] = o.seed[i];
+    t.seed = seed;
+  }
+  return t;
 }
 
-// Rounds like StateTable::Create: buckets of 4, a power of two, at least 64 buckets.
-std::uint64_t RoundCapacity(std::uint64_t capacity) noexcept {
-  const std::uint64_t buckets =
-      (capacity + StateTable::kSlotsPerBucket - 1) / StateTable::kSlotsPerBucket;
-  return std::max<std::uint64_t>(StateTable::kMinBuckets, std::bit_ceil(buckets)) *
-         StateTable::kSlotsPerBucket;
+// Runs a configuration-time step that may throw (allocation, std::random_device) and turns
+// its StatusOr<table> into a handle; nothing escapes but an error code.
+template <typename Make>
+int MakeHandle(Make&& make, sluice_table** out, char* err, std::size_t errlen) noexcept {
+  try {
+    absl::StatusOr<std::unique_ptr<StateTable>> table = make();
+    if (!table.ok()) return FromStatus(table.status(), err, errlen);
+    auto handle = std::make_unique<sluice_table>();
+    handle->table = std::shared_ptr<StateTable>(*std::move(table));
+    *out = handle.release();
+    return SLUICE_OK;
+  } catch (const std::bad_alloc&) {
+    SetError(err, errlen, "out of memory");
+    return SLUICE_ENOMEM;
+  } catch (const std::exception& e) {
+    SetError(err, errlen, e.what());
+    return SLUICE_EINVAL;
+  } catch (...) {
+    SetError(err, errlen, "unexpected error");
+    return SLUICE_EINVAL;
+  }
+}
+
+// The options of a create call, read and checked; SLUICE_OK or the error to return.
+int Prepare(const sluice_table_options* o, bool capacity_zero_ok, sluice_table** out,
+            sluice_table_options* opts, char* err, std::size_t errlen) noexcept {
+  if (out == nullptr) return SLUICE_EINVAL;
+  *out = nullptr;
+  if (!ReadOptions(o, opts)) {
+    SetError(err, errlen, "sluice_table_options.size is too small: use sluice_table_options_init");
+    return SLUICE_EINVAL;
+  }
+  return CheckOptions(*opts, capacity_zero_ok, err, errlen);
 }
 
 }  // namespace
 }  // namespace sluice::c_api
 
 using namespace sluice::c_api;  // NOLINT(google-build-using-namespace): this file's own helpers
+using sluice::StateTable;
+using sluice::TableFileFlags;
 
 extern "C" {
 
@@ -100,79 +130,76 @@ void sluice_table_options_init(sluice_table_options* o, size_t size) noexcept {
 
 size_t sluice_table_bytes(uint64_t capacity) noexcept {
   if (capacity == 0 || capacity > kMaxCapacity) return 0;
-  return kHeaderBytes + RoundCapacity(capacity) * kBytesPerKey;
+  return StateTable::BytesFor(static_cast<std::size_t>(capacity));
 }
 
 uint64_t sluice_table_capacity_for_bytes(size_t bytes) noexcept {
-  if (bytes < kHeaderBytes + kMinCapacity * kBytesPerKey) return 0;
-  const std::uint64_t fits =
-      std::min<std::uint64_t>((bytes - kHeaderBytes) / kBytesPerKey, kMaxCapacity);
-  return std::bit_floor(fits);  // a power of two >= kMinCapacity: exactly what fits
+  return StateTable::CapacityFor(bytes);
 }
 
 int sluice_table_create(const sluice_table_options* o, sluice_table** out, char* err,
                         size_t errlen) noexcept {
-  if (out == nullptr) return SLUICE_EINVAL;
-  *out = nullptr;
   sluice_table_options opts;
-  if (!ReadOptions(o, &opts)) {
-    SetError(err, errlen, "sluice_table_options.size is too small: use sluice_table_options_init");
-    return SLUICE_EINVAL;
-  }
-  if (const int rc = CheckOptions(opts, /*capacity_zero_ok=*/false, err, errlen); rc != 0) {
+  if (const int rc = Prepare(o, /*capacity_zero_ok=*/false, out, &opts, err, errlen); rc != 0) {
     return rc;
   }
-  try {
-    auto table = sluice::StateTable::Create(opts.capacity, ToWhenFull(opts.when_full));
-    if (!table.ok()) return FromStatus(table.status(), err, errlen);
-    auto handle = std::make_unique<sluice_table>();
-    handle->table = std::shared_ptr<sluice::StateTable>(*std::move(table));
-    handle->seed = SeedOf(opts);
-    *out = handle.release();
-    return SLUICE_OK;
-  } catch (const std::bad_alloc&) {
-    SetError(err, errlen, "out of memory");
-    return SLUICE_ENOMEM;
-  } catch (const std::exception& e) {
-    SetError(err, errlen, e.what());
-    return SLUICE_EINVAL;
-  } catch (...) {
-    SetError(err, errlen, "unexpected error");
-    return SLUICE_EINVAL;
-  }
+  return MakeHandle(
+      [&] {
+        return StateTable::Create(static_cast<std::size_t>(opts.capacity),
+                                  ToWhenFull(opts.when_full), ToTableOptions(opts).seed);
+      },
+      out, err, errlen);
 }
 
 int sluice_table_create_shared(const sluice_table_options* o, sluice_table** out, char* err,
                                size_t errlen) noexcept {
-  (void)o;
-  if (out != nullptr) *out = nullptr;
-  SetError(err, errlen, "shared tables are not implemented in this build");
-  return SLUICE_ENOTSUP;
+  sluice_table_options opts;
+  if (const int rc = Prepare(o, /*capacity_zero_ok=*/false, out, &opts, err, errlen); rc != 0) {
+    return rc;
+  }
+  return MakeHandle([&] { return StateTable::CreateShared(ToTableOptions(opts)); }, out, err,
+                    errlen);
 }
 
 int sluice_table_open_file(const char* path, int flags, unsigned mode,
                            const sluice_table_options* o, sluice_table** out, char* err,
                            size_t errlen) noexcept {
-  (void)path, (void)flags, (void)mode, (void)o;
-  if (out != nullptr) *out = nullptr;
-  SetError(err, errlen, "shared tables are not implemented in this build");
-  return SLUICE_ENOTSUP;
+  sluice_table_options opts;
+  if (const int rc = Prepare(o, /*capacity_zero_ok=*/false, out, &opts, err, errlen); rc != 0) {
+    return rc;
+  }
+  constexpr int kKnown = SLUICE_OPEN_CREATE | SLUICE_OPEN_EXCL | SLUICE_OPEN_RESET_STALE;
+  if (path == nullptr || (flags & ~kKnown) != 0) {
+    SetError(err, errlen, "path is NULL or flags has unknown bits");
+    return SLUICE_EINVAL;
+  }
+  TableFileFlags f;
+  f.create = (flags & SLUICE_OPEN_CREATE) != 0;
+  f.exclusive = (flags & SLUICE_OPEN_EXCL) != 0;
+  f.reset_stale = (flags & SLUICE_OPEN_RESET_STALE) != 0;
+  return MakeHandle([&] { return StateTable::OpenFile(path, f, mode, ToTableOptions(opts)); }, out,
+                    err, errlen);
 }
 
 int sluice_table_format(void* mem, size_t bytes, const sluice_table_options* o, sluice_table** out,
                         char* err, size_t errlen) noexcept {
-  (void)mem, (void)bytes, (void)o;
-  if (out != nullptr) *out = nullptr;
-  SetError(err, errlen, "shared tables are not implemented in this build");
-  return SLUICE_ENOTSUP;
+  sluice_table_options opts;
+  if (const int rc = Prepare(o, /*capacity_zero_ok=*/true, out, &opts, err, errlen); rc != 0) {
+    return rc;
+  }
+  return MakeHandle([&] { return StateTable::Format(mem, bytes, ToTableOptions(opts)); }, out, err,
+                    errlen);
 }
 
 int sluice_table_attach(void* mem, size_t bytes, sluice_table** out, char* err,
                         size_t errlen) noexcept {
-  (void)mem, (void)bytes;
-  if (out != nullptr) *out = nullptr;
-  SetError(err, errlen, "shared tables are not implemented in this build");
-  return SLUICE_ENOTSUP;
+  if (out == nullptr) return SLUICE_EINVAL;
+  *out = nullptr;
+  if (!HasCas16()) {
+    SetError(err, errlen, "this CPU has no 16-byte compare-and-swap (CMPXCHG16B)");
+    return SLUICE_ENOTSUP;
+  }
+  return MakeHandle([&] { return StateTable::Attach(mem, bytes); }, out, err, errlen);
 }
 
 void sluice_table_close(sluice_table* t) noexcept { delete t; }
@@ -183,15 +210,15 @@ int sluice_table_get_stats(const sluice_table* t, sluice_table_stats* out, size_
   sluice_table_stats full;
   std::memset(&full, 0, sizeof full);
   full.capacity = s.capacity;
-  full.memory_bytes = s.memory_bytes;
+  full.memory_bytes = t->table->table_bytes();
   full.occupied = s.occupied;
   full.installs = s.installs;
   full.reused_expired = s.reused_expired;
   full.evictions = s.evictions;
   full.full_denied = s.full_denied;
   full.full_allowed = s.full_allowed;
-  full.stale_pending = 0;
-  full.shared = t->shared ? 1 : 0;
+  full.stale_pending = s.stale_pending;
+  full.shared = t->table->shared() ? 1 : 0;
   switch (t->table->when_full()) {
     case sluice::WhenFull::kEvict:
       full.when_full = SLUICE_WHEN_FULL_EVICT;
