@@ -396,16 +396,6 @@ static ngx_int_t ngx_http_sluice_init_zone(ngx_shm_zone_t* shm_zone, void* data)
     o.when_full = (int32_t)zone->when_full;
     sluice_table* t = NULL;
     rc = sluice_table_format(mem, table_bytes, &o, &t, err, sizeof(err));
-    if (rc == SLUICE_ENOTSUP) { /* TEMPORARY until the C ABI places tables in given memory */
-      ngx_log_error(NGX_LOG_WARN, shm_zone->shm.log, 0,
-                    "sluice_req_zone \"%V\": this libsluice cannot place a table in shared "
-                    "memory; each worker keeps its own private table",
-                    &shm_zone->shm.name);
-      rc = sluice_table_create(&o, &zone->table, err, sizeof(err));
-      if (rc < 0) return NGX_ERROR;
-      zone->sh->magic = NGX_HTTP_SLUICE_SH_MAGIC;
-      goto limiters;
-    }
     if (rc < 0) {
       ngx_log_error(NGX_LOG_EMERG, shm_zone->shm.log, 0,
                     "sluice_req_zone \"%V\": formatting the table failed: %s (%s)",
@@ -425,7 +415,6 @@ static ngx_int_t ngx_http_sluice_init_zone(ngx_shm_zone_t* shm_zone, void* data)
     }
   }
 
-  if (zone->table != NULL) goto limiters; /* TEMPORARY: private fallback */
   if (zone->sh->magic != NGX_HTTP_SLUICE_SH_MAGIC || zone->sh->table_bytes != table_bytes) {
     ngx_log_error(NGX_LOG_EMERG, shm_zone->shm.log, 0,
                   "sluice_req_zone \"%V\": the kept segment holds another layout (restart nginx)",
@@ -451,7 +440,6 @@ static ngx_int_t ngx_http_sluice_init_zone(ngx_shm_zone_t* shm_zone, void* data)
     }
   }
 
-limiters:;
   ngx_http_sluice_limit_t** limits = zone->limits.elts;
   for (ngx_uint_t i = 0; i < zone->limits.nelts; i++) {
     /* NUL-terminated copy of the zone name: the policy's name in the RateLimit fields. */
