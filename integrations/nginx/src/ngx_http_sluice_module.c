@@ -490,7 +490,9 @@ static void ngx_http_sluice_ctx_cleanup(void* data) { (void)data; }
 
 ngx_http_sluice_ctx_t* ngx_http_sluice_get_ctx(ngx_http_request_t* r) {
   ngx_http_sluice_ctx_t* ctx = ngx_http_get_module_ctx(r->main, ngx_http_sluice_module);
-  if (ctx != NULL) return ctx;
+  /* Only an internal redirect (which sets r->internal) clears r->ctx: other requests without
+   * a ctx were never decided, and the header filter asks for every answer. */
+  if (ctx != NULL || !r->main->internal) return ctx;
   for (ngx_pool_cleanup_t* cln = r->main->pool->cleanup; cln; cln = cln->next) {
     if (cln->handler == ngx_http_sluice_ctx_cleanup) {
       ctx = cln->data;

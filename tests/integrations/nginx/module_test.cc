@@ -193,8 +193,9 @@ TEST(NginxModule, EveryDenialCarriesAnExactRetryAfterAndWellFormedFields) {
 TEST(NginxModule, RejectedRequestsAreNotCounted) {
   ModuleNginx nginx(Server("zone=one:1m rate=2r/s", "sluice_req zone=one;"));
   START_OR_SKIP(nginx);
-  ASSERT_EQ(Status(nginx.port(), "a"), 200);
+  // Taken before the request: its admission, and so the next one, can only come later.
   const auto admitted_at = std::chrono::steady_clock::now();
+  ASSERT_EQ(Status(nginx.port(), "a"), 200);
   int denied = 0;
   for (int i = 0; i < 50; ++i) denied += Status(nginx.port(), "a") == 429;
   // 50 requests inside 500 ms on loopback: most are denials; charging them would push the
