@@ -35,6 +35,8 @@ std::string Server(const std::string& zone_args, const std::string& location,
          "  server {\n"
          "    listen 127.0.0.1:@PORT@;\n"
          "    add_header X-Status \"$sluice_req_status\" always;\n"
+         "    add_header X-Numbers \"$sluice_req_remaining $sluice_req_retry_after "
+         "$sluice_req_reset $sluice_req_zone\" always;\n"
          "    location / {\n" +
          location +
          "\n      empty_gif;\n    }\n"
@@ -128,6 +130,7 @@ TEST(NginxModule, RetryAfterAndRateLimitHeadersAsSluicedWritesThem) {
   EXPECT_EQ(first->Header("ratelimit-policy"), "\"per-key\";q=2;w=2");
   EXPECT_EQ(first->Header("ratelimit"), "\"per-key\";r=1;t=1");
   EXPECT_EQ(first->Header("retry-after"), "");
+  EXPECT_EQ(first->Header("x-numbers"), "1 0 1 per-key");  // remaining, retry after, reset
   ASSERT_TRUE(c.Send(req));
   auto second = c.Read();
   ASSERT_TRUE(second);
@@ -140,6 +143,7 @@ TEST(NginxModule, RetryAfterAndRateLimitHeadersAsSluicedWritesThem) {
   EXPECT_EQ(third->Header("retry-after"), "1");
   EXPECT_EQ(third->Header("ratelimit"), "\"per-key\";r=0;t=2");
   EXPECT_EQ(third->Header("x-status"), "REJECTED");
+  EXPECT_EQ(third->Header("x-numbers"), "0 1 2 per-key");
   EXPECT_FALSE(third->body.empty());
   // Another key is unaffected.
   EXPECT_EQ(Status(nginx.port(), "bob"), 200);
