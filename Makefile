@@ -3,18 +3,21 @@
 #   make test    build and run the whole test suite
 #   make bench   build and run sluice-bench
 #   make package build the Debian package (build/release/sluice_*.deb): binaries, systemd
-#                unit, /etc/sluice/sluiced.yaml, the engine's headers and CMake package
+#                unit, /etc/sluice/sluiced.yaml, the engine's headers and CMake package;
+#                with nginx-dev also libnginx-mod-http-sluice_*.deb (the nginx module)
 #   make fuzz    build the libFuzzer targets (preset fuzz) and run each for FUZZ_SECONDS
 #   make adversarial  build and run the adversarial suite's full form (tests/adversarial)
 #   make fresh-root-test  `make test` in a new minimal Debian 12 root, from a clone of HEAD
 #                (FRESH_ARGS=--run-check: `make run` there, answered through curl)
+#   make nginx-module build ngx_http_sluice_module.so against Debian's nginx-dev
+#                (build/$(PRESET)/integrations/nginx/ngx_http_sluice_module.so)
 # PRESET=release|debug|asan|tsan selects the build (default release).
 PRESET ?= release
 JOBS ?= $(shell nproc)
 BUILD := build/$(PRESET)
 
 .PHONY: all deps configure build test run sim bench package fuzz adversarial fresh-root-test \
-  format format-check clean
+  nginx-module format format-check clean
 
 all: build
 
@@ -46,11 +49,18 @@ sim: build
 bench: build
 	@$(BUILD)/bench/sluice-bench $(BENCH_ARGS)
 
+nginx-module: configure
+	@cmake --build $(BUILD) -j$(JOBS) --target nginx_module
+	@ls -1 $(BUILD)/integrations/nginx/ngx_http_sluice_module.so
+
 # Always from the release build: a sanitizer build would package instrumented binaries.
 package:
 	@$(MAKE) --no-print-directory build PRESET=release
 	@cd build/release && cpack -G DEB
 	@ls -1 build/release/sluice_*.deb
+	@if cmake --build build/release --target help | grep -q nginx_module_deb; then \
+	  cmake --build build/release --target nginx_module_deb >/dev/null && \
+	  ls -1 build/release/libnginx-mod-http-sluice_*.deb; fi
 
 # The adversarial suite at full size (SECURITY.md): hostile clients against the real sluiced on
 # loopback, a million-key flood, 50k connections of churn, valgrind. Run directly rather than

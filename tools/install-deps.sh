@@ -23,6 +23,9 @@ packages=(
   # systemd-analyze scores the packaged unit's sandbox in tests/install/deb_package.sh (a full
   # Debian 12 has it; a minimal root or container does not).
   systemd
+  # nginx's build tree and headers: integrations/nginx builds ngx_http_sluice_module.so against
+  # it (make nginx-module), and tests/integrations/nginx loads that into the packaged nginx.
+  nginx-dev
   python3-cffi  # examples/python: the C ABI (libsluice.so.1) from Python, tested by ctest
 )
 # promtool (in Debian's prometheus package) lints /metrics in the e2e tests; CI asks for it.

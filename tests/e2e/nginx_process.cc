@@ -12,6 +12,7 @@
 #include <array>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <sstream>
 #include <vector>
@@ -36,11 +37,15 @@ NginxBinary FindNginx() {
   return {"", "nginx is not installed (tools/install-deps.sh installs it)"};
 }
 
-NginxProcess::NginxProcess(const std::string& binary, const fs::path& dir, std::uint16_t port)
+NginxProcess::NginxProcess(const std::string& binary, const fs::path& dir, std::uint16_t port,
+                           NginxOptions options)
     : dir_(dir) {
-  const std::string globals = "daemon off; master_process off; pid " +
-                              (dir / "nginx.pid").string() + "; error_log " +
-                              (dir / "error.log").string() + " info;";
+  const std::string processes = options.workers > 0 ? "master_process on; worker_processes " +
+                                                          std::to_string(options.workers) + ";"
+                                                    : "master_process off;";
+  const std::string globals = "daemon off; " + processes + " pid " + (dir / "nginx.pid").string() +
+                              "; error_log " + (dir / "error.log").string() + " " +
+                              options.error_log_level + ";";
   std::vector<std::string> args = {
       binary, "-p", dir.string() + "/", "-c", (dir / "nginx.conf").string(), "-g", globals};
   std::vector<char*> argv;
@@ -73,12 +78,35 @@ NginxProcess::NginxProcess(const std::string& binary, const fs::path& dir, std::
 
 NginxProcess::~NginxProcess() {
   if (!Running()) return;
+  const std::vector<pid_t> workers = Workers();
   ::kill(pid_, SIGTERM);
   if (!PollUntil([&] { return !Running(); }, 5s)) {
+    for (const pid_t w : workers) ::kill(w, SIGKILL);
     ::kill(pid_, SIGKILL);
     int status = 0;
     ::waitpid(pid_, &status, 0);
   }
+}
+
+std::vector<pid_t> NginxProcess::Workers() const {
+  std::vector<pid_t> out;
+  if (pid_ <= 0) return out;
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator("/proc", ec)) {
+    const std::string name = entry.path().filename().string();
+    if (name.empty() || name.find_first_not_of("0123456789") != std::string::npos) continue;
+    // /proc/PID/stat: "pid (comm) state ppid ..."; comm may hold spaces, so read past the ')'.
+    const std::string stat = ReadFile(entry.path() / "stat");
+    const std::size_t close = stat.rfind(')');
+    if (close == std::string::npos || close + 4 >= stat.size()) continue;
+    const long ppid = std::strtol(stat.c_str() + close + 4, nullptr, 10);
+    if (ppid == pid_) out.push_back(static_cast<pid_t>(std::stol(name)));
+  }
+  return out;
+}
+
+void NginxProcess::Signal(int sig) const {
+  if (pid_ > 0) ::kill(pid_, sig);
 }
 
 std::string NginxProcess::Log() const {

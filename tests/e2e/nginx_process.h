@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <string>
 #include <utility>
+#include <vector>
 
 namespace sluice::e2e {
 
@@ -19,25 +20,39 @@ struct NginxBinary {
 };
 NginxBinary FindNginx();
 
-// nginx -p DIR/ -c DIR/nginx.conf, single process (`master_process off`: no worker can outlive
-// a SIGKILL of the one pid held here), with its pid file and error log in DIR. It dies with the
-// test process (PR_SET_PDEATHSIG) even if the test crashes. The config must put every other
-// path (temp dirs, access log) in DIR too.
+struct NginxOptions {
+  // 0: one process (`master_process off`: no worker can outlive a SIGKILL of the one pid held
+  // here). N > 0: a master and N worker processes (`worker_processes N`), for tests of what
+  // workers share; the destructor stops the workers too.
+  int workers = 0;
+  // Level of the error log in DIR/error.log.
+  std::string error_log_level = "info";
+};
+
+// nginx -p DIR/ -c DIR/nginx.conf in the foreground (`daemon off`), with its pid file and error
+// log in DIR. It dies with the test process (PR_SET_PDEATHSIG) even if the test crashes. The
+// config must put every other path (temp dirs, access log) in DIR too.
 class NginxProcess {
  public:
   // Starts nginx and waits until it accepts on `port` (or exits). ready() tells which.
-  NginxProcess(const std::string& binary, const std::filesystem::path& dir, std::uint16_t port);
-  ~NginxProcess();  // SIGTERM (fast shutdown), SIGKILL after 5 s
+  NginxProcess(const std::string& binary, const std::filesystem::path& dir, std::uint16_t port,
+               NginxOptions options = {});
+  ~NginxProcess();  // SIGTERM (fast shutdown), SIGKILL after 5 s (workers too)
   NginxProcess(const NginxProcess&) = delete;
   NginxProcess& operator=(const NginxProcess&) = delete;
 
   bool ready() const { return ready_; }
+  pid_t pid() const { return pid_; }  // the master (or the single process)
+  // The master's children right now (workers), read from /proc.
+  std::vector<pid_t> Workers() const;
+  // Sends `sig` to the master (SIGHUP: reload the configuration).
+  void Signal(int sig) const;
+  // Still running?
+  bool Running();
   // What nginx printed, then its error log.
   std::string Log() const;
 
  private:
-  bool Running();
-
   std::filesystem::path dir_;
   pid_t pid_ = -1;
   bool exited_ = false;
