@@ -42,6 +42,7 @@ class ResponseHeadParser {
     response_.reason = {};
     response_.body = ResponseBody::kNone;
     response_.content_length = 0;
+    response_.length_declared = false;
     response_.keep_alive = true;
     response_.header_count = 0;
 
@@ -188,13 +189,14 @@ class ResponseHeadParser {
         (transfer_encoding_seen_ || (content_length_seen_ && content_length_ != 0))) {
       return Fail(ResponseError::kBodyNotAllowed);
     }
+    response_.length_declared = content_length_seen_;
+    response_.content_length = content_length_;
     if (no_body_allowed || status == 304 || head_request_) {
       response_.body = ResponseBody::kNone;
     } else if (transfer_encoding_seen_) {
       response_.body = ResponseBody::kChunked;
     } else if (content_length_seen_) {
       response_.body = ResponseBody::kContentLength;
-      response_.content_length = content_length_;
     } else {
       response_.body = ResponseBody::kUntilClose;
     }

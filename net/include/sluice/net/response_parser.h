@@ -70,9 +70,12 @@ std::string_view LabelFor(ResponseError error) noexcept;
 struct HttpResponse {
   int status = 0;           // 100-599
   int minor_version = 1;    // HTTP/1.<minor_version>
-  std::string_view reason;  // as sent (may be empty); never forwarded
+  std::string_view reason;  // as sent (may be empty): VCHAR, obs-text, SP and HTAB only
   ResponseBody body = ResponseBody::kNone;
-  std::uint64_t content_length = 0;  // kContentLength only
+  // The Content-Length value when one was sent (length_declared), also where it frames no body
+  // (HEAD, 304: the length of what GET would have sent, which a proxy passes on).
+  std::uint64_t content_length = 0;
+  bool length_declared = false;
   // The upstream connection may carry another request once this answer's body is read:
   // HTTP/1.1 without "Connection: close" or HTTP/1.0 with "keep-alive", the body not
   // close-delimited, and not a 101.
