@@ -3,7 +3,7 @@
 // also survive ToYaml() and parse back to an equal config (GET /config relies on that).
 //
 // yaml-cpp 0.7's LoadAll() loop on a stray leading ',' (issue 1040) is caught by ParseConfig()
-// itself (net/src/yaml_guard.h), so every input goes through: a hang is a finding.
+// itself (net/config/src/yaml_guard.h), so every input goes through: a hang is a finding.
 
 #include <cstddef>
 #include <cstdint>
@@ -13,7 +13,7 @@
 #include <string>
 #include <string_view>
 
-#include "sluice/net/config.h"
+#include "sluice/net/config/config.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   const std::string text(reinterpret_cast<const char*>(data), size);

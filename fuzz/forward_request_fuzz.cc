@@ -19,10 +19,10 @@
 #include <string>
 #include <string_view>
 
-#include "sluice/net/chunked.h"
-#include "sluice/net/forward_request.h"
-#include "sluice/net/hop_by_hop.h"
-#include "sluice/net/http_parser.h"
+#include "sluice/net/http/chunked.h"
+#include "sluice/net/http/forward_request.h"
+#include "sluice/net/http/hop_by_hop.h"
+#include "sluice/net/http/http_parser.h"
 
 namespace {
 

@@ -15,7 +15,7 @@
 #include <string>
 #include <string_view>
 
-#include "sluice/net/http_parser.h"
+#include "sluice/net/http/http_parser.h"
 
 namespace {
 

@@ -19,9 +19,9 @@
 #include <memory>
 #include <string_view>
 
-#include "sluice/net/config.h"
-#include "sluice/net/http_parser.h"
-#include "sluice/net/policy_set.h"
+#include "sluice/net/config/config.h"
+#include "sluice/net/http/http_parser.h"
+#include "sluice/net/policy/policy_set.h"
 
 namespace {
 

@@ -21,10 +21,10 @@
 #include <string>
 #include <string_view>
 
-#include "sluice/net/chunked.h"
-#include "sluice/net/forward_response.h"
-#include "sluice/net/hop_by_hop.h"
-#include "sluice/net/response_parser.h"
+#include "sluice/net/http/chunked.h"
+#include "sluice/net/http/forward_response.h"
+#include "sluice/net/http/hop_by_hop.h"
+#include "sluice/net/http/response_parser.h"
 
 namespace {
 

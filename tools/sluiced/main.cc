@@ -16,8 +16,8 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
-#include "sluice/net/config.h"
-#include "sluice/net/server.h"
+#include "sluice/net/config/config.h"
+#include "sluice/net/server/server.h"
 
 // The help strings are abseil's (--helpfull); --help prints kHelp below, which says more.
 ABSL_FLAG(std::string, config, "",

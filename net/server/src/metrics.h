@@ -1,0 +1,74 @@
+// Per-shard counters: written only by their shard (relaxed load + store: one writer, no RMW
+// needed), read by the admin thread with relaxed loads (statistics, no ordering promised).
+#ifndef SLUICE_NET_SRC_METRICS_H_
+#define SLUICE_NET_SRC_METRICS_H_
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+
+#include "sluice/cacheline.h"
+#include "sluice/net/config/config.h"
+#include "sluice/net/http/http_parser.h"
+#include "sluice/net/policy/policy_set.h"
+
+namespace sluice::net {
+
+// A counter with a single writer.
+class Counter {
+ public:
+  void Add(std::uint64_t n = 1) noexcept {
+    // Relaxed: only the owning shard writes; readers want a recent value, not an ordering.
+    value_.store(value_.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+  }
+  void Set(std::uint64_t v) noexcept { value_.store(v, std::memory_order_relaxed); }
+  [[nodiscard]] std::uint64_t Get() const noexcept {
+    return value_.load(std::memory_order_relaxed);
+  }
+
+ private:
+  std::atomic<std::uint64_t> value_{0};
+};
+static_assert(std::atomic<std::uint64_t>::is_always_lock_free);
+
+// One counter per ParseError: kBadHost is the last enumerator (http_parser.h). A smaller array
+// made every bad_host request write past parse_errors[] into body_errors.
+inline constexpr std::size_t kParseErrorKinds = static_cast<std::size_t>(ParseError::kBadHost) + 1;
+
+struct alignas(kCacheLine) ShardMetrics {
+  Counter requests_unmatched;  // no policy applied: 200 without headers
+  Counter requests_allowed;    // at least one policy applied, admitted
+  Counter requests_denied;
+  Counter connections_accepted;
+  Counter connections_refused;  // over max_connections_per_shard, or while stopping
+  Counter connections_open;     // gauge
+  Counter accept_errors;        // EMFILE, ENFILE, ENOMEM...
+  Counter parse_errors[kParseErrorKinds];
+  Counter body_errors;  // bad chunked framing
+  Counter header_timeouts;
+  Counter idle_timeouts;
+  Counter input_overflows;   // a client that sent far more than it read: closed
+  Counter buffer_exhausted;  // the shard's buffer budget was spent: connection closed
+  Counter recv_enobufs;      // buffer ring ran dry; recv re-armed after replenishing
+  Counter recv_paused;       // reading stopped because output was backed up
+  Counter loop_passes;
+  Counter completions;
+  Counter log_dropped;  // decision log records dropped (queue full)
+  // Requests from peers outside `forwarded: trusted` that carried a configured forwarded
+  // header (ignored); requests from trusted peers without a usable client address, by reason
+  // (index: ForwardedMissing; [0] unused).
+  Counter forwarded_untrusted;
+  Counter forwarded_missing[kForwardedMissingKinds];
+};
+
+// Per policy, per shard; lives in the config snapshot (Runtime) it counts for.
+struct alignas(kCacheLine) PolicyMetrics {
+  Counter admitted;
+  Counter denied;
+  Counter shadow_denied;
+  Counter missing_key;
+};
+
+}  // namespace sluice::net
+
+#endif  // SLUICE_NET_SRC_METRICS_H_

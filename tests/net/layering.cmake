@@ -1,0 +1,53 @@
+# The layering of net/ (net/CMakeLists.txt), checked with the compiler: a source file of layer
+# LAYER, compiled with that layer's own include path (DIRS, '|'-separated), must compile with
+# every header of ALLOWED (its own public headers and those of the layers below it) and must
+# fail to find each header of FORBIDDEN (the layers above it, other layers' private headers)
+# with the compiler's "not found" error; any other failure is a failure of the check.
+#   cmake -DCXX=... -DLAYER=http -DDIRS=a|b -DALLOWED=h1|h2 -DFORBIDDEN=h3|h4 -DWORK=dir -P
+string(REPLACE "|" ";" dirs "${DIRS}")
+string(REPLACE "|" ";" allowed "${ALLOWED}")
+string(REPLACE "|" ";" forbidden "${FORBIDDEN}")
+set(flags -std=c++20 -fsyntax-only)
+foreach(dir ${dirs})
+  list(APPEND flags "-I${dir}")
+endforeach()
+file(MAKE_DIRECTORY ${WORK})
+
+# Compiles a file WORK/LAYER_STEM.cc that includes HEADERS (a list), in that order.
+function(compile stem headers out_result out_output)
+  set(text "")
+  foreach(header ${headers})
+    string(APPEND text "#include \"${header}\"\n")
+  endforeach()
+  string(MAKE_C_IDENTIFIER "${LAYER}_${stem}" name)
+  file(WRITE ${WORK}/${name}.cc "${text}")
+  execute_process(COMMAND ${CXX} ${flags} ${WORK}/${name}.cc RESULT_VARIABLE result
+    OUTPUT_VARIABLE output ERROR_VARIABLE output)
+  set(${out_result} ${result} PARENT_SCOPE)
+  set(${out_output} "${output}" PARENT_SCOPE)
+endfunction()
+
+set(failures 0)
+compile(allowed "${allowed}" result output)
+if(NOT result EQUAL 0)
+  message(SEND_ERROR "${LAYER}: cannot include its own or a lower layer's headers:\n${output}")
+  math(EXPR failures "${failures} + 1")
+else()
+  message(STATUS "${LAYER} includes ${allowed}: ok")
+endif()
+foreach(header ${forbidden})
+  compile(${header} ${header} result output)
+  string(FIND "${output}" "${header}" named)
+  if(result EQUAL 0)
+    message(SEND_ERROR "${LAYER}: includes ${header}, a layer above it or a private header")
+    math(EXPR failures "${failures} + 1")
+  elseif(named EQUAL -1 OR NOT output MATCHES "No such file|file not found")
+    message(SEND_ERROR "${LAYER}: ${header} failed for another reason than not found:\n${output}")
+    math(EXPR failures "${failures} + 1")
+  else()
+    message(STATUS "${LAYER} cannot include ${header}: ok (not found)")
+  endif()
+endforeach()
+if(failures GREATER 0)
+  message(FATAL_ERROR "${failures} layering check(s) failed")
+endif()
