@@ -12,6 +12,9 @@ packages=(
   gnuplot-nox
   curl
   nginx
+  # An independent HTTP/1.1 parser on the upstream side of the proxy-mode tests
+  # (tests/e2e/h11_oracle.py): what sluiced forwards must mean the same to it as to ours.
+  python3-h11
 )
 # promtool (in Debian's prometheus package) lints /metrics in the e2e tests; CI asks for it.
 if [[ "${SLUICE_WITH_PROMTOOL:-0}" == 1 ]]; then
