@@ -2,8 +2,8 @@
 // net/http that read or write upstream traffic: the response parser, the chunked decoder, the
 // hop-by-hop classifier and the request re-serialiser. Constexpr tables and inline functions
 // only: nothing here allocates or throws.
-#ifndef SLUICE_NET_SRC_HTTP_TEXT_H_
-#define SLUICE_NET_SRC_HTTP_TEXT_H_
+#ifndef SLUICE_NET_HTTP_SRC_HTTP_TEXT_H_
+#define SLUICE_NET_HTTP_SRC_HTTP_TEXT_H_
 
 #include <array>
 #include <cstddef>
@@ -121,4 +121,4 @@ inline bool ParseDecimal(std::string_view s, std::uint64_t& out) noexcept {
 
 }  // namespace sluice::net::http_text
 
-#endif  // SLUICE_NET_SRC_HTTP_TEXT_H_
+#endif  // SLUICE_NET_HTTP_SRC_HTTP_TEXT_H_

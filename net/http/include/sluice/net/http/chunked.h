@@ -17,8 +17,8 @@
 //   - trailer fields are field lines as in a head (no obs-fold, no space before the colon), the
 //     trailer section is capped by kMaxTrailerBytes (http_parser.h).
 // Not thread-safe: one per body being decoded.
-#ifndef SLUICE_NET_CHUNKED_H_
-#define SLUICE_NET_CHUNKED_H_
+#ifndef SLUICE_NET_HTTP_CHUNKED_H_
+#define SLUICE_NET_HTTP_CHUNKED_H_
 
 #include <cstddef>
 #include <cstdint>
@@ -75,4 +75,4 @@ inline constexpr std::string_view kChunkedEnd = "\r\n";
 
 }  // namespace sluice::net
 
-#endif  // SLUICE_NET_CHUNKED_H_
+#endif  // SLUICE_NET_HTTP_CHUNKED_H_

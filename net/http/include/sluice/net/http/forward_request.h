@@ -20,8 +20,8 @@
 // client's "Connection: close" ends the client's connection, not the pooled one. Expect is
 // forwarded from HTTP/1.1 clients only (RFC 9110 section 10.1.1).
 // Allocation-free; writes into a caller buffer and never past its end.
-#ifndef SLUICE_NET_FORWARD_REQUEST_H_
-#define SLUICE_NET_FORWARD_REQUEST_H_
+#ifndef SLUICE_NET_HTTP_FORWARD_REQUEST_H_
+#define SLUICE_NET_HTTP_FORWARD_REQUEST_H_
 
 #include <cstddef>
 #include <cstdint>
@@ -82,4 +82,4 @@ bool SplitTarget(std::string_view target, std::string_view& path_and_query,
 
 }  // namespace sluice::net
 
-#endif  // SLUICE_NET_FORWARD_REQUEST_H_
+#endif  // SLUICE_NET_HTTP_FORWARD_REQUEST_H_

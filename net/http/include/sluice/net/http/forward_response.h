@@ -17,8 +17,8 @@
 // Interim answers (1xx except 101) go to HTTP/1.1 clients only, with no framing fields; 101 is
 // a tunnel, which this writer does not build (the route's forwarder decides).
 // Allocation-free; writes into a caller buffer and never past its end.
-#ifndef SLUICE_NET_FORWARD_RESPONSE_H_
-#define SLUICE_NET_FORWARD_RESPONSE_H_
+#ifndef SLUICE_NET_HTTP_FORWARD_RESPONSE_H_
+#define SLUICE_NET_HTTP_FORWARD_RESPONSE_H_
 
 #include <cstddef>
 #include <cstdint>
@@ -61,4 +61,4 @@ AnswerHeadResult WriteAnswerHead(const HttpResponse& response, const ClientReque
 
 }  // namespace sluice::net
 
-#endif  // SLUICE_NET_FORWARD_RESPONSE_H_
+#endif  // SLUICE_NET_HTTP_FORWARD_RESPONSE_H_

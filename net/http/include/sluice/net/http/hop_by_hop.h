@@ -7,8 +7,8 @@
 // exceptions: "TE: trailers" is re-sent by the request writer, "Upgrade: websocket" crosses on
 // websocket routes, Host is never removable by a Connection option, and the forwarded-for
 // fields are the proxy's own to write (forward_request.h).
-#ifndef SLUICE_NET_HOP_BY_HOP_H_
-#define SLUICE_NET_HOP_BY_HOP_H_
+#ifndef SLUICE_NET_HTTP_HOP_BY_HOP_H_
+#define SLUICE_NET_HTTP_HOP_BY_HOP_H_
 
 #include <cstddef>
 #include <cstdint>
@@ -77,4 +77,4 @@ class ConnectionOptions {
 
 }  // namespace sluice::net
 
-#endif  // SLUICE_NET_HOP_BY_HOP_H_
+#endif  // SLUICE_NET_HTTP_HOP_BY_HOP_H_

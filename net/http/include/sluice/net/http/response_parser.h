@@ -30,8 +30,8 @@
 //     forwarder must treat as a protocol error too: that needs the connection, not the head.)
 //   - The status line is "HTTP/1.x SP 3DIGIT SP reason" or "HTTP/1.x SP 3DIGIT" (the reason is
 //     optional and ignored; some servers omit the space before it), status 100-599.
-#ifndef SLUICE_NET_RESPONSE_PARSER_H_
-#define SLUICE_NET_RESPONSE_PARSER_H_
+#ifndef SLUICE_NET_HTTP_RESPONSE_PARSER_H_
+#define SLUICE_NET_HTTP_RESPONSE_PARSER_H_
 
 #include <cstddef>
 #include <cstdint>
@@ -104,4 +104,4 @@ ResponseParseResult ParseResponseHead(std::string_view input, const ResponseLimi
 
 }  // namespace sluice::net
 
-#endif  // SLUICE_NET_RESPONSE_PARSER_H_
+#endif  // SLUICE_NET_HTTP_RESPONSE_PARSER_H_

@@ -5,8 +5,8 @@
 // byte of an answer went to the client, never a tunnel, never a body we no longer hold, and at
 // most `retry.attempts` times per request (RFC 9110 section 9.2.2: a proxy MUST NOT retry
 // non-idempotent requests automatically; it SHOULD NOT retry a failed retry more than asked).
-#ifndef SLUICE_NET_RETRY_H_
-#define SLUICE_NET_RETRY_H_
+#ifndef SLUICE_NET_HTTP_RETRY_H_
+#define SLUICE_NET_HTTP_RETRY_H_
 
 #include <cstdint>
 #include <string_view>
@@ -42,4 +42,4 @@ struct AttemptFacts {
 
 }  // namespace sluice::net
 
-#endif  // SLUICE_NET_RETRY_H_
+#endif  // SLUICE_NET_HTTP_RETRY_H_
