@@ -2,7 +2,7 @@
 // answers an admitted request, a denied one and GET /metrics, stops on SIGTERM and exits 0,
 // with no memcheck error and no definitely or indirectly lost block. No suppression file:
 // the kernel's writes into provided receive buffers, which memcheck cannot see, are declared
-// where they happen (VALGRIND_MAKE_MEM_DEFINED in net/server/src/shard.cc).
+// where they happen (VALGRIND_MAKE_MEM_DEFINED in net/server/src/ring_loop.cc).
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <unistd.h>

@@ -43,7 +43,7 @@ absl::StatusOr<int> Listen(const ListenAddress& address, bool reuse_port, int ba
   setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
   if (receive_buffer > 0) {
     // Inherited too: a fixed receive buffer bounds what a client can have in flight after we
-    // stop reading from it (see shard_loop.h).
+    // stop reading from it (see ring_loop.h).
     setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &receive_buffer, sizeof receive_buffer);
   }
   if (::bind(fd, reinterpret_cast<sockaddr*>(&storage), len) != 0) {

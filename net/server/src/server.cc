@@ -1,3 +1,39 @@
+// sluiced as a library (server.h): start, reload, stop. This comment is the map of net/server/.
+//
+// The request path, in the order a byte goes through it:
+//   1. ring_loop.cc  Shard::Loop::Run(): one io_uring_submit_and_wait per loop pass. A
+//      multishot receive fills a buffer of the provided-buffer ring; its completion names
+//      the connection slot and generation (a stale one is dropped).
+//   2. ring_loop.cc  OnRecv() hands the bytes to Pipeline::Receive(), then gives the buffer
+//      back to the ring at the end of the pass. The ring never looks inside the bytes.
+//   3. pipeline.cc   Receive()/Drive(): the head is parsed in place from the ring's buffer
+//      (ParseRequestHead, sluice::http); only an unfinished tail is copied into the
+//      connection's input buffer. A body is framed (BodyFramer) and discarded.
+//   4. pipeline.cc   Answer(): the policies decide (PolicySet::Evaluate, sluice::policy, one
+//      CAS per policy in the engine's table), counters and the decision log are updated.
+//   5. pipeline.cc   the answer is written into the connection's output buffer
+//      (ResponseTemplates::WriteDecision) and Effects{send} goes back to the ring; a full
+//      output stops reading (Effects{stop_reading}) until the client has read its answers.
+//   6. ring_loop.cc  Apply() queues the connection; FlushSends() at the end of the pass
+//      sends everything answered this pass in one send per connection, submitted with the
+//      next pass's single syscall. OnSend() reports progress to Pipeline::Sent().
+//   7. ring_close.cc a final answer (error, Connection: close) half-closes and lingers;
+//      close is cancel-then-close through the ring; Sweep() applies the timeouts.
+// The pipeline knows no socket and the ring knows no HTTP: between them are Stream (one
+// connection's HTTP state, in its slot) and Effects (what the ring must do next).
+//
+// Proxy mode (issue 12) plugs in at step 4: Pipeline::set_forwarder() gives a Forwarder that
+// receives every admitted request (Forward(stream_id, request, outcome)) instead of a 200. The
+// stream then frames that request's body and parses no further head, so answers stay in
+// request order; when the upstream answered, the forwarder calls Shard::Loop::Complete(
+// stream_id, answer, keep_alive) on the shard thread, which finds the connection (or nothing,
+// if it closed), writes the answer through Pipeline::Complete() and resumes the waiting input.
+// The upstream sockets are new operations of the same ring (new Op values dispatched in
+// Handle()); accept, receive and send of client connections do not change.
+//
+// Around the path: shard.cc (the shard thread, its inbox of Runtimes), runtime.cc (one config
+// in force), listener.cc, admin.cc (GET /metrics, /healthz, /config), metrics_text.cc,
+// decision_log.cc (a writer thread fed by per-shard queues).
 #include <sched.h>
 #include <unistd.h>
 
@@ -8,8 +44,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "listener.h"
+#include "ring_loop.h"
 #include "server_impl.h"
-#include "shard_loop.h"
 
 namespace sluice::net {
 
