@@ -27,6 +27,9 @@ packages=(
   # it (make nginx-module), and tests/integrations/nginx loads that into the packaged nginx.
   nginx-dev
   python3-cffi  # examples/python: the C ABI (libsluice.so.1) from Python, tested by ctest
+  # An independent HTTP/1.1 parser on the upstream side of the proxy-mode tests
+  # (tests/e2e/h11_oracle.py): what sluiced forwards must mean the same to it as to ours.
+  python3-h11
 )
 # promtool (in Debian's prometheus package) lints /metrics in the e2e tests; CI asks for it.
 if [[ "${SLUICE_WITH_PROMTOOL:-0}" == 1 ]]; then

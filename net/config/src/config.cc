@@ -31,6 +31,9 @@ constexpr Section kSections[] = {
     {"log", ParseLog, EmitLog},
     {"forwarded", ParseForwardedSection, EmitForwardedSection, HasForwardedSection},
     {"policies", ParsePolicies, EmitPolicies},
+    {"upstreams", ParseUpstreams, EmitUpstreams, HasUpstreams},
+    {"routes", ParseRoutes, EmitRoutes, HasRoutes},
+    {"proxy", ParseProxy, EmitProxy, HasProxy},
 };
 
 constexpr auto kSectionKeys = [] {
@@ -47,6 +50,12 @@ void ParseRoot(ConfigReader& reader, const YAML::Node& root, ServerConfig& confi
   }
   if (!fields->Has("policies")) {
     reader.Fail(root, "missing key 'policies' (at least one policy is needed)");
+  }
+  if (const YAML::Node* upstreams = fields->Find("upstreams");
+      upstreams && !fields->Has("routes")) {
+    reader.Fail(*upstreams,
+                "upstreams are used only by routes: add a routes section "
+                "(e.g. routes: [{upstream: NAME}]) or remove upstreams");
   }
 }
 

@@ -8,9 +8,10 @@ constexpr std::uint64_t kDayMs = 86'400'000;
 }  // namespace
 
 void ParseLimits(ConfigReader& reader, const YAML::Node& value, ServerConfig& config) {
-  auto limits = reader.Map(value, "limits",
-                           {"header_bytes", "headers", "uri_bytes", "idle_timeout_ms",
-                            "header_timeout_ms", "connections_per_shard", "output_bytes"});
+  auto limits =
+      reader.Map(value, "limits",
+                 {"header_bytes", "headers", "uri_bytes", "idle_timeout_ms", "header_timeout_ms",
+                  "connections_per_shard", "output_bytes", "body_bytes"});
   if (!limits) return;
   ServerLimits& l = config.limits;
   limits->Unsigned("header_bytes", 256, kMiB, l.http.max_header_bytes);
@@ -20,6 +21,7 @@ void ParseLimits(ConfigReader& reader, const YAML::Node& value, ServerConfig& co
   limits->Millis("header_timeout_ms", 1, kDayMs, l.header_timeout);
   limits->Unsigned("connections_per_shard", 1, kMiB, l.max_connections_per_shard);
   limits->Unsigned("output_bytes", 1024, 1024 * kMiB, l.max_output_bytes);
+  limits->Unsigned("body_bytes", 0, std::uint64_t{1} << 40, l.max_body_bytes);
 }
 
 void EmitLimits(YAML::Emitter& out, const ServerConfig& config) {
@@ -32,6 +34,7 @@ void EmitLimits(YAML::Emitter& out, const ServerConfig& config) {
   out << YAML::Key << "header_timeout_ms" << YAML::Value << l.header_timeout.count();
   out << YAML::Key << "connections_per_shard" << YAML::Value << l.max_connections_per_shard;
   out << YAML::Key << "output_bytes" << YAML::Value << l.max_output_bytes;
+  out << YAML::Key << "body_bytes" << YAML::Value << l.max_body_bytes;
   out << YAML::EndMap;
 }
 

@@ -25,6 +25,20 @@ bool IsPolicyName(std::string_view s) {
   });
 }
 
+// A reg-name of letters, digits, '-', '.', '_' (a DNS name), an IPv4 address, or an IPv6
+// address in brackets: what a Host field holds before its port.
+bool IsHostName(std::string_view s) {
+  if (s.empty() || s.size() > 253) return false;
+  if (s.front() == '[') {
+    return s.size() > 2 && s.back() == ']' && std::all_of(s.begin() + 1, s.end() - 1, [](char c) {
+             return absl::ascii_isxdigit(static_cast<unsigned char>(c)) || c == ':' || c == '.';
+           });
+  }
+  return std::all_of(s.begin(), s.end(), [](char c) {
+    return absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '.' || c == '_';
+  });
+}
+
 // Visible ASCII without '?' and '#': the bytes a request path can hold.
 bool IsPathPrefix(std::string_view s) {
   if (s.empty() || s.front() != '/') return false;
@@ -51,12 +65,24 @@ std::optional<std::string> UnnormalisedPrefix(std::string_view s) {
   return std::string(n.path);
 }
 
+}  // namespace
+
 void ParseMatch(ConfigReader& reader, const YAML::Node& node, const std::string& label,
                 PolicyMatch& match) {
   auto fields = reader.Map(node, absl::StrCat(label, " match"),
-                           {"path_prefix", "method", "case_insensitive"});
+                           {"host", "path_prefix", "method", "case_insensitive"});
   if (!fields) return;
   const std::string& what = fields->label();
+  if (const YAML::Node* n = fields->Find("host")) {
+    if (auto host = reader.Scalar(*n, fields->What("host"))) {
+      if (!IsHostName(*host)) {
+        reader.Fail(*n, absl::StrCat(what, ": host ", Quoted(*host),
+                                     " must be a host name or IP address without a port"));
+      } else {
+        match.host = absl::AsciiStrToLower(*host);
+      }
+    }
+  }
   if (const YAML::Node* n = fields->Find("path_prefix")) {
     if (auto prefix = reader.Scalar(*n, fields->What("path_prefix"))) {
       if (!IsPathPrefix(*prefix)) {
@@ -96,6 +122,28 @@ void ParseMatch(ConfigReader& reader, const YAML::Node& node, const std::string&
   }
   fields->Bool("case_insensitive", match.case_insensitive);
 }
+
+void EmitMatch(YAML::Emitter& out, const PolicyMatch& match) {
+  out << YAML::BeginMap;
+  if (!match.host.empty()) {
+    out << YAML::Key << "host" << YAML::Value << YAML::DoubleQuoted << match.host;
+  }
+  if (!match.path_prefix.empty()) {
+    out << YAML::Key << "path_prefix" << YAML::Value << YAML::DoubleQuoted << match.path_prefix;
+  }
+  if (!match.method.empty()) {
+    out << YAML::Key << "method" << YAML::Value << YAML::DoubleQuoted << match.method;
+  }
+  if (match.case_insensitive) out << YAML::Key << "case_insensitive" << YAML::Value << true;
+  out << YAML::EndMap;
+}
+
+bool MatchesEverything(const PolicyMatch& match) {
+  return match.host.empty() && match.path_prefix.empty() && match.method.empty() &&
+         !match.case_insensitive;
+}
+
+namespace {
 
 void ParseKey(ConfigReader& reader, const YAML::Node& node, const std::string& label,
               std::vector<KeyPart>& key) {
@@ -272,17 +320,9 @@ void EmitPolicies(YAML::Emitter& out, const ServerConfig& config) {
   for (const ServerPolicy& p : config.policies) {
     out << YAML::BeginMap;
     out << YAML::Key << "name" << YAML::Value << YAML::DoubleQuoted << p.name;
-    if (!p.match.path_prefix.empty() || !p.match.method.empty() || p.match.case_insensitive) {
-      out << YAML::Key << "match" << YAML::Value << YAML::BeginMap;
-      if (!p.match.path_prefix.empty()) {
-        out << YAML::Key << "path_prefix" << YAML::Value << YAML::DoubleQuoted
-            << p.match.path_prefix;
-      }
-      if (!p.match.method.empty()) {
-        out << YAML::Key << "method" << YAML::Value << YAML::DoubleQuoted << p.match.method;
-      }
-      if (p.match.case_insensitive) out << YAML::Key << "case_insensitive" << YAML::Value << true;
-      out << YAML::EndMap;
+    if (!MatchesEverything(p.match)) {
+      out << YAML::Key << "match" << YAML::Value;
+      EmitMatch(out, p.match);
     }
     out << YAML::Key << "key" << YAML::Value << YAML::BeginSeq;
     for (const KeyPart& part : p.key) out << YAML::DoubleQuoted << part.ToString();

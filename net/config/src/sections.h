@@ -65,8 +65,27 @@ void EmitForwarded(YAML::Emitter& out, const ForwardedConfig& forwarded);
 // section_policies.cc: policies.
 void ParsePolicies(ConfigReader& reader, const YAML::Node& value, ServerConfig& config);
 void EmitPolicies(YAML::Emitter& out, const ServerConfig& config);
+// A `match:` mapping (host, path_prefix, method) of a policy or a route, whose messages start
+// with "<label> match"; and its YAML, and whether it matches every request (written as none).
+void ParseMatch(ConfigReader& reader, const YAML::Node& node, const std::string& label,
+                PolicyMatch& match);
+void EmitMatch(YAML::Emitter& out, const PolicyMatch& match);
+bool MatchesEverything(const PolicyMatch& match);
 std::string_view ToString(WhenMissing when_missing);
 std::string_view ToString(PolicyMode mode);
+
+// section_upstreams.cc: upstreams.
+void ParseUpstreams(ConfigReader& reader, const YAML::Node& value, ServerConfig& config);
+void EmitUpstreams(YAML::Emitter& out, const ServerConfig& config);
+bool HasUpstreams(const ServerConfig& config);
+
+// section_routes.cc: routes (after upstreams: a route names one), and proxy.
+void ParseRoutes(ConfigReader& reader, const YAML::Node& value, ServerConfig& config);
+void EmitRoutes(YAML::Emitter& out, const ServerConfig& config);
+bool HasRoutes(const ServerConfig& config);
+void ParseProxy(ConfigReader& reader, const YAML::Node& value, ServerConfig& config);
+void EmitProxy(YAML::Emitter& out, const ServerConfig& config);
+bool HasProxy(const ServerConfig& config);
 
 }  // namespace sluice::net
 

@@ -24,6 +24,14 @@ std::string ForwardedSummary(const ForwardedConfig& f) {
   return s;
 }
 
+// "[host ]METHOD /prefix*", "*" for any method.
+std::string MatchSummary(const PolicyMatch& m) {
+  return absl::StrCat(m.host.empty() ? "" : absl::StrCat(m.host, " "),
+                      m.method.empty() ? "*" : m.method, " ",
+                      m.path_prefix.empty() ? "/" : m.path_prefix, "*",
+                      m.case_insensitive ? " (any case)" : "");
+}
+
 }  // namespace
 
 std::string Summary(const ServerConfig& config) {
@@ -39,9 +47,8 @@ std::string Summary(const ServerConfig& config) {
     absl::StrAppend(&s, "forwarded headers ", ForwardedSummary(*config.forwarded), "\n");
   }
   for (const ServerPolicy& p : config.policies) {
-    absl::StrAppend(&s, "policy ", p.name, ": ", p.match.method.empty() ? "*" : p.match.method, " ",
-                    p.match.path_prefix.empty() ? "/" : p.match.path_prefix, "*",
-                    p.match.case_insensitive ? " (any case)" : "", ", key ", KeyToString(p.key));
+    absl::StrAppend(&s, "policy ", p.name, ": ", MatchSummary(p.match), ", key ",
+                    KeyToString(p.key));
     const ForwardedConfig* fwd = p.forwarded_mode == ForwardedMode::kOwn   ? &p.forwarded
                                  : p.forwarded_mode == ForwardedMode::kOff ? nullptr
                                  : config.forwarded                        ? &*config.forwarded
@@ -59,6 +66,21 @@ std::string Summary(const ServerConfig& config) {
       absl::StrAppend(&s, ", forwarded headers ", ForwardedSummary(p.forwarded));
     }
     absl::StrAppend(&s, "\n");
+  }
+  for (const UpstreamConfig& u : config.upstreams) {
+    std::vector<std::string> servers;
+    servers.reserve(u.servers.size());
+    for (const ListenAddress& a : u.servers) servers.push_back(a.ToString());
+    absl::StrAppend(&s, "upstream ", u.name, ": ", absl::StrJoin(servers, " "), ", ",
+                    u.balance == Balance::kRoundRobin ? "round_robin" : "least_in_flight",
+                    ", pool ", u.pool.idle_per_shard, " idle per shard\n");
+  }
+  for (const RouteConfig& r : config.routes) {
+    absl::StrAppend(&s, "route ", MatchSummary(r.match), " -> ", r.upstream,
+                    r.websocket ? " (websocket)" : "", "\n");
+  }
+  if (!config.routes.empty()) {
+    absl::StrAppend(&s, "proxy mode: not available in this build yet (sluiced refuses routes)\n");
   }
   return s;
 }

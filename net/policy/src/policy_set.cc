@@ -12,6 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "forwarded.h"
 #include "sluice/net/http/http_target.h"
+#include "sluice/net/http/host.h"
 
 namespace sluice::net {
 namespace {
@@ -68,8 +69,10 @@ class KeyWriter {
   bool overflow_ = false;
 };
 
-bool Matches(const PolicyMatch& match, std::string_view method, std::string_view path) noexcept {
+bool Matches(const PolicyMatch& match, std::string_view method, std::string_view path,
+             std::string_view host) noexcept {
   if (!match.method.empty() && method != match.method) return false;
+  if (!match.host.empty() && !HostIs(host, match.host)) return false;
   return match.path_prefix.empty() ||
          PathStartsWith(path, match.path_prefix, match.case_insensitive);
 }
@@ -270,6 +273,7 @@ PolicySet::PolicySet(const ServerConfig& config, std::unique_ptr<Limiter> limite
       index = index_of(*config.forwarded);
     }
     policy_forwarded_.push_back(index);
+    any_host_match_ = any_host_match_ || !p.match.host.empty();
   }
   // A normalised forwarded path per setting that reads one (no longer than its header value).
   const std::size_t text =
@@ -427,6 +431,8 @@ void PolicySet::Evaluate(const HttpRequest& request, const sockaddr* peer,
     }
   };
 
+  // The request's own host (match.host): a trusted proxy's forwarded headers do not name one.
+  const std::string_view host = any_host_match_ ? RequestHost(request) : std::string_view();
   for (std::size_t i = 0; i < count; ++i) {
     const ServerPolicy& p = policies_[i];
     const int fwd = policy_forwarded_[i];
@@ -438,7 +444,7 @@ void PolicySet::Evaluate(const HttpRequest& request, const sockaddr* peer,
       path = v.path;
       method = v.method;
     }
-    if (!Matches(p.match, method, path)) continue;
+    if (!Matches(p.match, method, path, host)) continue;
     const bool shadow = p.mode == PolicyMode::kShadow;
     KeyWriter key(buffer + used, capacity - used);
     bool absent = false;

@@ -55,6 +55,19 @@ policies:
     burst: 1
     mode: shadow
     forwarded: {trusted: [10.0.0.0/8], client_ip: x-r}
+  - name: q
+    match: {host: example.com}
+    key: ip
+    rate: 1/s
+    burst: 1
+upstreams:
+  - name: app
+    servers: [127.0.0.1:9000]
+routes:
+  - match: {host: example.com, path_prefix: /ws/, method: GET}
+    upstream: app
+    websocket: true
+proxy: {x_forwarded_for: replace}
 )";
 
 TEST(ConfigDocTest, EveryKeyIsDocumented) {
@@ -94,6 +107,21 @@ TEST(ConfigDocTest, DocumentedDefaultsAreTheCodes) {
   expect("header_timeout_ms", absl::StrCat(d.limits.header_timeout.count()));
   expect("connections_per_shard", absl::StrCat(d.limits.max_connections_per_shard));
   expect("output_bytes", absl::StrCat(d.limits.max_output_bytes));
+  expect("body_bytes", absl::StrCat(d.limits.max_body_bytes));
+  const UpstreamConfig u;
+  expect("balance", "round_robin");
+  expect("idle_per_shard", absl::StrCat(u.pool.idle_per_shard));
+  expect("max_requests", absl::StrCat(u.pool.max_requests));
+  expect("connect_ms", absl::StrCat(u.timeouts.connect.count()));
+  expect("response_header_ms", absl::StrCat(u.timeouts.response_header.count()));
+  expect("idle_ms", absl::StrCat(u.timeouts.idle.count()));
+  expect("attempts", absl::StrCat(u.retry_attempts));
+  expect("failures", absl::StrCat(u.eject_failures));
+  expect("for_ms", absl::StrCat(u.eject_for.count()));
+  expect("websocket", "false");
+  expect("x_forwarded_for", "append");
+  expect("x_real_ip", "true");
+  expect("ratelimit_headers", "true");
   expect("sample_admits", absl::StrCat(d.log.sample_admits));
   expect("hops", absl::StrCat(ForwardedConfig{}.hops));
   expect("when_missing", "skip");

@@ -102,6 +102,29 @@ TEST(PolicySetTest, MatchesByPathPrefixAndMethod) {
   EXPECT_EQ(policies(*Request("GET", "/")), (std::vector<int>{0, 3}));
 }
 
+TEST(PolicySetTest, MatchesByHostWithoutPortInAnyCase) {
+  Harness h(Config({Policy("shop", {"ip"}, 100, {"", "", "shop.example.com"}),
+                    Policy("v6", {"ip"}, 100, {"", "", "[::1]"})}));
+  const Peer peer = V4("10.0.0.1");
+  const auto policies = [&](const HttpRequest& r) {
+    std::vector<int> out;
+    const EvalOutcome& o = h.Eval(r, peer);
+    for (std::size_t i = 0; i < o.result_count; ++i) out.push_back(o.results[i].policy);
+    return out;
+  };
+  EXPECT_EQ(policies(*Request("GET", "/", {{"Host", "Shop.Example.COM:8080"}})),
+            (std::vector<int>{0}));
+  EXPECT_EQ(policies(*Request("GET", "/", {{"Host", "shop.example.com"}})), (std::vector<int>{0}));
+  EXPECT_EQ(policies(*Request("GET", "/", {{"Host", "shop.example.com.evil"}})),
+            (std::vector<int>{}));
+  EXPECT_EQ(policies(*Request("GET", "/", {{"Host", "[::1]:80"}})), (std::vector<int>{1}));
+  EXPECT_EQ(policies(*Request("GET", "/")), (std::vector<int>{}));  // no Host: no host match
+  // An absolute-form target's authority is the host, whatever Host says.
+  auto absolute = Request("GET", "/", {{"Host", "other"}});
+  absolute->target = "http://SHOP.example.com:81/x";
+  EXPECT_EQ(policies(*absolute), (std::vector<int>{0}));
+}
+
 TEST(PolicySetTest, RequestMatchingNoPolicyIsAllowedWithoutHeaders) {
   Harness h(Config({Policy("api", {"ip"}, 1, {"/api/", ""})}));
   for (int i = 0; i < 3; ++i) {

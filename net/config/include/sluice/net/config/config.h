@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "sluice/net/http/forward_request.h"
 #include "sluice/net/http/http_parser.h"
 #include "sluice/rate.h"
 #include "sluice/state_table.h"
@@ -84,6 +85,9 @@ struct PolicyMatch {
   // path_prefix compares ASCII letters case-insensitively, and the policy's `path` key part
   // is lower-cased (so "/LOGIN" and "/login" are one key, as they are one match).
   bool case_insensitive = false;
+  // Empty: any host. Else the request's host (Host, or an absolute-form target's authority)
+  // without its port, compared case-insensitively; stored lower-cased.
+  std::string host = {};  // (a default: older aggregate initialisers need not name it)
   friend bool operator==(const PolicyMatch&, const PolicyMatch&) = default;
 };
 
@@ -110,6 +114,7 @@ struct ServerLimits {
   std::chrono::milliseconds header_timeout{10'000};  // a started head must complete (slowloris)
   std::size_t max_connections_per_shard = 16'384;    // excess accepted and closed at once
   std::size_t max_output_bytes = 64 * 1024;          // queued per connection; above: stop reading
+  std::uint64_t max_body_bytes = 1 << 20;            // proxy mode: a larger request body is a 413
   // Written out: HttpLimits (http_parser.h) has no operator==, so a defaulted one would be
   // deleted.
   friend bool operator==(const ServerLimits& a, const ServerLimits& b) {
@@ -118,7 +123,7 @@ struct ServerLimits {
            a.http.max_uri_bytes == b.http.max_uri_bytes && a.idle_timeout == b.idle_timeout &&
            a.header_timeout == b.header_timeout &&
            a.max_connections_per_shard == b.max_connections_per_shard &&
-           a.max_output_bytes == b.max_output_bytes;
+           a.max_output_bytes == b.max_output_bytes && a.max_body_bytes == b.max_body_bytes;
   }
 };
 
@@ -130,6 +135,64 @@ struct LogConfig {
 };
 
 inline constexpr std::size_t kMaxPolicies = 64;
+
+// Proxy mode (DESIGN.md "Proxy mode"): `upstreams`, `routes`, `proxy`.
+inline constexpr std::size_t kMaxUpstreams = 64;
+inline constexpr std::size_t kMaxServersPerUpstream = 64;
+inline constexpr std::size_t kMaxRoutes = 256;
+
+enum class Balance : std::uint8_t {
+  kRoundRobin,     // each shard takes the servers in turn
+  kLeastInFlight,  // the better of two random servers by requests in flight on this shard
+};
+
+// YAML `pool:` of an upstream: the keep-alive connections each shard keeps per server.
+struct UpstreamPool {
+  std::size_t idle_per_shard = 32;                 // idle connections kept; 0: no pooling
+  std::uint64_t max_requests = 10'000;             // requests per connection, then closed
+  std::chrono::milliseconds idle_timeout{50'000};  // keep below the upstream's own
+  friend bool operator==(const UpstreamPool&, const UpstreamPool&) = default;
+};
+
+// YAML `timeouts:` of an upstream.
+struct UpstreamTimeouts {
+  std::chrono::milliseconds connect{1'000};           // connect: 504 when it passes
+  std::chrono::milliseconds response_header{30'000};  // request sent to head received: 504
+  std::chrono::milliseconds idle{60'000};             // between two reads or writes of a body
+  friend bool operator==(const UpstreamTimeouts&, const UpstreamTimeouts&) = default;
+};
+
+struct UpstreamConfig {
+  std::string name;
+  std::vector<ListenAddress> servers;  // IP literal and port each, 1..kMaxServersPerUpstream
+  Balance balance = Balance::kRoundRobin;
+  UpstreamPool pool;
+  UpstreamTimeouts timeouts;
+  std::uint32_t retry_attempts = 1;             // `retry: {attempts}`: retries, only when safe
+  std::uint32_t eject_failures = 5;             // consecutive failures that eject; 0: never
+  std::chrono::milliseconds eject_for{30'000};  // how long an ejected server is left out
+  int line = 0;
+  friend bool operator==(const UpstreamConfig&, const UpstreamConfig&) = default;
+};
+
+// Routes match as policies do (host, normalised path prefix, method).
+using RouteMatch = PolicyMatch;
+
+struct RouteConfig {
+  RouteMatch match;
+  std::string upstream;    // the name of one of `upstreams`
+  bool websocket = false;  // Upgrade: websocket crosses on this route
+  int line = 0;
+  friend bool operator==(const RouteConfig&, const RouteConfig&) = default;
+};
+
+// YAML `proxy:`: what sluiced adds to forwarded requests and answers.
+struct ProxyConfig {
+  XForwardedFor x_forwarded_for = XForwardedFor::kAppend;
+  bool x_real_ip = true;
+  bool ratelimit_headers = true;  // RateLimit / RateLimit-Policy on proxied answers too
+  friend bool operator==(const ProxyConfig&, const ProxyConfig&) = default;
+};
 
 struct ServerConfig {
   ListenAddress listen{"127.0.0.1", 8080};
@@ -143,6 +206,9 @@ struct ServerConfig {
   LogConfig log;
   std::optional<ForwardedConfig> forwarded;  // the listener's; policies may override
   std::vector<ServerPolicy> policies;        // 1..kMaxPolicies, unique names
+  std::vector<UpstreamConfig> upstreams;     // unique names; used only with routes
+  std::vector<RouteConfig> routes;           // first match wins; empty: decision mode
+  ProxyConfig proxy;
   std::string source = "<embedded default>";
   friend bool operator==(const ServerConfig&, const ServerConfig&) = default;
 };

@@ -174,6 +174,7 @@ class PolicySet {
   // policy reads the connection and the request line).
   std::vector<ForwardedConfig> forwarded_;
   std::vector<int> policy_forwarded_;
+  bool any_host_match_ = false;  // some policy has match.host: find the request's host once
 };
 
 }  // namespace sluice::net
