@@ -26,10 +26,9 @@ std::string ForwardedSummary(const ForwardedConfig& f) {
 
 // "[host ]METHOD /prefix*", "*" for any method.
 std::string MatchSummary(const PolicyMatch& m) {
-  return absl::StrCat(m.host.empty() ? "" : absl::StrCat(m.host, " "),
-                      m.method.empty() ? "*" : m.method, " ",
-                      m.path_prefix.empty() ? "/" : m.path_prefix, "*",
-                      m.case_insensitive ? " (any case)" : "");
+  return absl::StrCat(
+      m.host.empty() ? "" : absl::StrCat(m.host, " "), m.method.empty() ? "*" : m.method, " ",
+      m.path_prefix.empty() ? "/" : m.path_prefix, "*", m.case_insensitive ? " (any case)" : "");
 }
 
 }  // namespace

@@ -11,8 +11,8 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "forwarded.h"
-#include "sluice/net/http/http_target.h"
 #include "sluice/net/http/host.h"
+#include "sluice/net/http/http_target.h"
 
 namespace sluice::net {
 namespace {
