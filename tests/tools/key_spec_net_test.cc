@@ -6,7 +6,7 @@
 #include <string>
 
 #include "sim/key_spec.h"
-#include "sluice/net/config.h"
+#include "sluice/net/config/config.h"
 
 namespace sluice::sim {
 namespace {

@@ -103,8 +103,8 @@ TEST(PolicySetTest, MatchesByPathPrefixAndMethod) {
 }
 
 TEST(PolicySetTest, MatchesByHostWithoutPortInAnyCase) {
-  Harness h(Config({Policy("shop", {"ip"}, 100, {"", "", "shop.example.com"}),
-                    Policy("v6", {"ip"}, 100, {"", "", "[::1]"})}));
+  Harness h(Config({Policy("shop", {"ip"}, 100, {"", "", false, "shop.example.com"}),
+                    Policy("v6", {"ip"}, 100, {"", "", false, "[::1]"})}));
   const Peer peer = V4("10.0.0.1");
   const auto policies = [&](const HttpRequest& r) {
     std::vector<int> out;
