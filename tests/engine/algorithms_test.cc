@@ -237,7 +237,8 @@ void ExpectDecideIsCheck(const AlgorithmConfig& config) {
   std::mt19937_64 rng(7);
   std::int64_t t = 5 * kS;
   for (int i = 0; i < 20'000; ++i) {
-    t += static_cast<std::int64_t>(rng() % (config.rate.period.count() / 4 + 1));
+    t += static_cast<std::int64_t>(rng() %
+                                   static_cast<std::uint64_t>(config.rate.period.count() / 4 + 1));
     const std::int64_t now = rng() % 50 == 0 ? t - static_cast<std::int64_t>(rng() % kS) : t;
     const std::size_t key = rng() % states.size();
     const std::uint64_t cost = rng() % 8 == 0 ? 2 : 1;
