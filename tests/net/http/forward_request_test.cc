@@ -12,6 +12,8 @@
 #include <string_view>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
+
 namespace sluice::net {
 namespace {
 
@@ -22,6 +24,14 @@ struct Forwarded {
 
 class ForwardRequestTest : public ::testing::Test {
  protected:
+  // The error the request parser refuses `input` with (kNone if it takes it).
+  ParseError Refused(const std::string& input) {
+    input_ = input;
+    const ParseResult parsed = ParseRequestHead(input_, HttpLimits{}, *request_);
+    EXPECT_EQ(parsed.status, ParseResult::Status::kError) << input;
+    return parsed.error;
+  }
+
   Forwarded Forward(const std::string& input, const ForwardOptions& options = {}) {
     input_ = input;
     const ParseResult parsed = ParseRequestHead(input_, HttpLimits{}, *request_);
@@ -85,14 +95,14 @@ TEST_F(ForwardRequestTest, AbsoluteFormBecomesOriginFormAndItsAuthorityTheHost) 
 }
 
 TEST_F(ForwardRequestTest, RefusesWhatCannotBeForwarded) {
-  EXPECT_EQ(Forward("GET http://user@h/ HTTP/1.1\r\nHost: h\r\n\r\n").error,
-            ForwardError::kBadTarget);
+  // An absolute-form target without a valid authority never reaches the forwarder: the request
+  // parser answers it 400 (issue 11), so nothing of it can be sent upstream.
+  for (const char* target : {"http://user@h/", "http:///x", "http://h:8x/", "http://[::1/"}) {
+    EXPECT_EQ(Refused(absl::StrCat("GET ", target, " HTTP/1.1\r\nHost: h\r\n\r\n")),
+              ParseError::kBadRequestLine)
+        << target;
+  }
   EXPECT_EQ(Forward("GET ftp://h/ HTTP/1.1\r\nHost: h\r\n\r\n").error, ForwardError::kBadTarget);
-  EXPECT_EQ(Forward("GET http:///x HTTP/1.1\r\nHost: h\r\n\r\n").error, ForwardError::kBadTarget);
-  EXPECT_EQ(Forward("GET http://h:8x/ HTTP/1.1\r\nHost: h\r\n\r\n").error,
-            ForwardError::kBadTarget);
-  EXPECT_EQ(Forward("GET http://[::1/ HTTP/1.1\r\nHost: h\r\n\r\n").error,
-            ForwardError::kBadTarget);
   EXPECT_EQ(Forward("CONNECT h:443 HTTP/1.1\r\nHost: h\r\n\r\n").error,
             ForwardError::kMethodNotAllowed);
   std::string many = "GET / HTTP/1.1\r\nHost: h\r\nConnection: ";
@@ -152,11 +162,13 @@ TEST_F(ForwardRequestTest, BodyFramingIsRebuilt) {
   Forwarded f = Forward("POST /u HTTP/1.1\r\nHost: h\r\nContent-Length: 5, 5\r\n\r\n");
   EXPECT_EQ(f.head,
             "POST /u HTTP/1.1\r\nHost: h\r\n" + std::string(kOurs) + "Content-Length: 5\r\n\r\n");
-  f = Forward(
-      "PUT /u HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: GZIP ,\r\n"
-      "Transfer-Encoding: chunked\r\n\r\n");
+  // A coding sluiced does not implement is never passed on: the parser answers it 501.
+  EXPECT_EQ(Refused("PUT /u HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: GZIP ,\r\n"
+                    "Transfer-Encoding: chunked\r\n\r\n"),
+            ParseError::kUnsupportedTransferCoding);
+  f = Forward("PUT /u HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n");
   EXPECT_EQ(f.head, "PUT /u HTTP/1.1\r\nHost: h\r\n" + std::string(kOurs) +
-                        "Transfer-Encoding: gzip, chunked\r\n\r\n");
+                        "Transfer-Encoding: chunked\r\n\r\n");
   // S15: a GET with a body keeps it, with its length.
   f = Forward("GET / HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\n\r\n");
   EXPECT_EQ(f.head,
