@@ -30,8 +30,10 @@ dpkg-deb --ctrl-tarfile "$deb" | tar -xO ./conffiles | grep -qx /etc/sluice/slui
   fail "/etc/sluice/sluiced.yaml is not a conffile"
 
 # Install into the scratch root. Its dpkg database is empty, so the shared libraries it
-# depends on are "missing" there (they are on this machine): --force-depends.
-dpkg --root="$root" --force-not-root --force-depends --log=/dev/null -i "$deb" >"$work/dpkg.log" 2>&1 ||
+# depends on are "missing" there (they are on this machine): --force-depends. The scratch root
+# has no shell, so the maintainer scripts (CPack's ldconfig for libsluice.so.1) run chrootless.
+dpkg --root="$root" --force-not-root --force-depends --force-script-chrootless --log=/dev/null \
+  -i "$deb" >"$work/dpkg.log" 2>&1 ||
   { cat "$work/dpkg.log"; fail "dpkg -i failed"; }
 [[ $(dpkg --root="$root" -s sluice | sed -n 's/^Status: //p') == "install ok installed" ]] ||
   fail "dpkg does not show sluice installed"
@@ -69,9 +71,10 @@ fi
 
 # Remove keeps the edited conffile (Debian semantics); purge deletes it.
 echo "# local edit" >>"$root/etc/sluice/sluiced.yaml"
-dpkg --root="$root" --force-not-root --log=/dev/null -r sluice >/dev/null
+dpkg --root="$root" --force-not-root --force-script-chrootless --log=/dev/null -r sluice >/dev/null
 [[ ! -e $root/usr/bin/sluiced ]] || fail "remove left /usr/bin/sluiced"
 [[ -e $root/etc/sluice/sluiced.yaml ]] || fail "remove deleted the conffile"
-dpkg --root="$root" --force-not-root --log=/dev/null -P sluice >/dev/null
+dpkg --root="$root" --force-not-root --force-script-chrootless --log=/dev/null -P sluice \
+  >/dev/null
 [[ ! -e $root/etc/sluice/sluiced.yaml ]] || fail "purge left the conffile"
 echo "deb_package: ok"
