@@ -189,7 +189,8 @@ TEST(ProxyConfigTest, EveryErrorWithItsLine) {
        "t.yaml:6: route #1 match: host 'a.com:80' must be a host name or IP address without a "
        "port"},
       {up + "routes:\n  - {upstream: a, match: {path: /x}}\n",
-       "t.yaml:6: unknown key 'path' in route #1 match (expected host, path_prefix, method, case_insensitive)"},
+       "t.yaml:6: unknown key 'path' in route #1 match (expected host, path_prefix, method, "
+       "case_insensitive)"},
       {up + "routes:\n  - {upstream: a, websocket: yes please}\n", "t.yaml:6: route #1 websocket"},
       {up + "routes:\n  - {match: {method: GET}}\n", "t.yaml:6: route #1: missing key 'upstream'"},
       {up + "routes: [{upstream: a}]\nproxy: {x_forwarded_for: prepend}\n",
