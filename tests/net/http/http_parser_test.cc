@@ -4,8 +4,6 @@
 #include "sluice/net/http/http_parser.h"
 
 #include <gtest/gtest.h>
-#include <sys/mman.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <cstddef>
@@ -21,6 +19,8 @@
 #include <utility>
 #include <vector>
 
+#include "support/guarded_buffer.h"
+
 namespace sluice::net {
 namespace {
 
@@ -29,36 +29,7 @@ using namespace std::string_view_literals;
 using Status = ParseResult::Status;
 using FramerStatus = BodyFramer::Status;
 
-// Bytes placed so that their last byte is the last readable one: the next page is PROT_NONE.
-class GuardedBuffer {
- public:
-  explicit GuardedBuffer(std::size_t capacity) {
-    page_ = static_cast<std::size_t>(sysconf(_SC_PAGESIZE));
-    data_pages_ = (capacity + page_ - 1) / page_ + 1;
-    map_bytes_ = (data_pages_ + 1) * page_;
-    void* map =
-        mmap(nullptr, map_bytes_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (map == MAP_FAILED) std::abort();
-    base_ = static_cast<char*>(map);
-    if (mprotect(base_ + data_pages_ * page_, page_, PROT_NONE) != 0) std::abort();
-  }
-  ~GuardedBuffer() { munmap(base_, map_bytes_); }
-  GuardedBuffer(const GuardedBuffer&) = delete;
-  GuardedBuffer& operator=(const GuardedBuffer&) = delete;
-
-  std::string_view Place(std::string_view bytes) {
-    if (bytes.size() > data_pages_ * page_) std::abort();
-    char* start = base_ + data_pages_ * page_ - bytes.size();
-    if (!bytes.empty()) std::memcpy(start, bytes.data(), bytes.size());
-    return {start, bytes.size()};
-  }
-
- private:
-  std::size_t page_ = 0;
-  std::size_t data_pages_ = 0;
-  std::size_t map_bytes_ = 0;
-  char* base_ = nullptr;
-};
+using ::sluice::testing::GuardedBuffer;
 
 // HttpRequest holds 128 headers: keep it off small stacks and reuse it.
 std::unique_ptr<HttpRequest> NewRequest() { return std::make_unique<HttpRequest>(); }
