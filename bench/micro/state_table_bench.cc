@@ -208,7 +208,7 @@ void BM_GcraBatchRandomKeys(benchmark::State& state) {
   w.cursor = j;
   ReportTable(state, w, before, static_cast<std::uint64_t>(state.iterations()) * kBatch, admitted);
 }
-BENCHMARK(BM_GcraBatchRandomKeys)->Arg(1 << 24);
+BENCHMARK(BM_GcraBatchRandomKeys)->Arg(1024)->Arg(1 << 24);
 
 }  // namespace
 }  // namespace sluice::bench
