@@ -61,8 +61,17 @@ struct TablePath {
     return t.buckets_[hash & t.bucket_mask_];
   }
 
+  // How the matched slot's TAT is taken from the four snapshots. kBranch: a branch on the
+  // match mask, which a caller deciding the same key again and again (a hot key) has
+  // predicted, so the rule and the CAS start from the loaded TAT while the compare is still
+  // being checked. kIndexed: the snapshots are indexed by the matched slot's number, with no
+  // branch on it, for callers whose keys land in a different slot every time (CheckBatch over
+  // random keys), where that branch would mispredict three times in four.
+  enum class Select { kBranch, kIndexed };
+
   // StateTable::Check, with `now` already clamped. Inlined into every caller (a handful of
   // instructions plus GcraStep); the slow path stays one call away.
+  template <Select kSelect = Select::kBranch>
   [[gnu::always_inline]] [[nodiscard]] static inline Decision Check(StateTable& t,
                                                                     std::uint64_t hash,
                                                                     const GcraParams& params,
@@ -80,28 +89,36 @@ struct TablePath {
       const __m128i s2 = LoadAtomicVector(bucket.slots[2]);
       const __m128i s3 = LoadAtomicVector(bucket.slots[3]);
       const unsigned mask = MatchTagMaskSse2(s0, s1, s2, s3, tag);
-      // The TAT through a branch on the mask rather than a blend: the branch is predicted, so
-      // the rule and the CAS start from the loaded TAT while the compare is still checked (a
-      // blend would put the compare on the path from the load to the CAS of every decision).
       std::size_t index;
-      __m128i chosen;
-      switch (mask) {
-        case 1:
-          index = 0, chosen = s0;
-          break;
-        case 2:
-          index = 1, chosen = s1;
-          break;
-        case 4:
-          index = 2, chosen = s2;
-          break;
-        case 8:
-          index = 3, chosen = s3;
-          break;
-        default:  // absent, or a transient double match
-          return t.CheckSlow(hash, params, now, cost);
+      std::int64_t tat;
+      if constexpr (kSelect == Select::kIndexed) {
+        if (mask == 0 || (mask & (mask - 1)) != 0) return t.CheckSlow(hash, params, now, cost);
+        index = static_cast<std::size_t>(__builtin_ctz(mask));
+        // The snapshots through the stack: an 8-byte load inside one 16-byte store forwards.
+        const SnapshotTats tats(s0, s1, s2, s3);
+        tat = tats.Of(index);
+      } else {
+        // A blend would put the compare on the path from the load to the CAS of every
+        // decision; the predicted branch does not.
+        __m128i chosen;
+        switch (mask) {
+          case 1:
+            index = 0, chosen = s0;
+            break;
+          case 2:
+            index = 1, chosen = s1;
+            break;
+          case 4:
+            index = 2, chosen = s2;
+            break;
+          case 8:
+            index = 3, chosen = s3;
+            break;
+          default:  // absent, or a transient double match
+            return t.CheckSlow(hash, params, now, cost);
+        }
+        tat = static_cast<std::int64_t>(HighHalf(chosen));
       }
-      const std::int64_t tat = static_cast<std::int64_t>(HighHalf(chosen));
 #else
       U128 words[StateTable::kSlotsPerBucket];
       for (std::size_t i = 0; i < StateTable::kSlotsPerBucket; ++i) {

@@ -10,6 +10,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 
 #include "internal/atomic_slot.h"
 
@@ -73,6 +74,27 @@ inline unsigned Mask(__m128i eq01, __m128i eq23) noexcept {
   asm("punpckhqdq %0, %0\n\tmovq %0, %1" : "+x"(v), "=r"(hi));
   return hi;
 }
+
+// The TATs (high halves) of four slot snapshots, read by a slot number known only at run time:
+// the four vectors go to the stack and one 8-byte load inside one of them comes back (a load
+// contained in an earlier store forwards from it), with no branch on which slot matched.
+class SnapshotTats {
+ public:
+  SnapshotTats(__m128i s0, __m128i s1, __m128i s2, __m128i s3) noexcept {
+    _mm_store_si128(&v_[0], s0);
+    _mm_store_si128(&v_[1], s1);
+    _mm_store_si128(&v_[2], s2);
+    _mm_store_si128(&v_[3], s3);
+  }
+  [[nodiscard]] std::int64_t Of(std::size_t slot) const noexcept {
+    std::int64_t tat;
+    std::memcpy(&tat, reinterpret_cast<const unsigned char*>(&v_[slot]) + 8, sizeof tat);
+    return tat;
+  }
+
+ private:
+  __m128i v_[kBucketSlots];
+};
 
 #endif
 

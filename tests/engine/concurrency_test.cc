@@ -5,11 +5,13 @@
 // lost admission. Run under TSan in CI.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <barrier>
 #include <chrono>
 #include <cstdint>
 #include <numeric>
 #include <random>
+#include <span>
 #include <string>
 #include <thread>
 #include <tuple>
@@ -34,7 +36,11 @@ struct Scenario {
   std::uint64_t burst;
   std::size_t capacity;
   bool split_reads = false;  // force the portable read path
+  bool batch = false;        // decide through CheckBatch (kBatchChunk requests a call)
 };
+
+// Not a multiple of CheckBatch's prefetch group, so partial groups are decided too.
+constexpr std::size_t kBatchChunk = 37;
 
 std::string KeyName(const Scenario& s, int step, int k) {
   return "key-" + std::to_string(s.fresh_keys ? step * s.keys + k : k);
@@ -69,9 +75,25 @@ void RunConservation(const Scenario& s) {
         std::shuffle(order.begin(), order.end(), rng);
         sync.arrive_and_wait();
         const nanoseconds now{1'000'000 + step * s.step_ns};
+        std::vector<int>& mine = admitted[static_cast<std::size_t>(t)];
+        if (s.batch) {
+          for (std::size_t base = 0; base < order.size(); base += kBatchChunk) {
+            const std::size_t n = std::min(kBatchChunk, order.size() - base);
+            Request requests[kBatchChunk];
+            Decision out[kBatchChunk];
+            for (std::size_t i = 0; i < n; ++i) {
+              requests[i] = {policy, names[static_cast<std::size_t>(order[base + i])], 1};
+            }
+            (*limiter)->CheckBatch(std::span<const Request>(requests, n), now, out);
+            for (std::size_t i = 0; i < n; ++i) {
+              if (out[i].allowed) ++mine[static_cast<std::size_t>(step * s.keys + order[base + i])];
+            }
+          }
+          continue;
+        }
         for (const int k : order) {
           if ((*limiter)->Check(policy, names[static_cast<std::size_t>(k)], now).allowed) {
-            ++admitted[static_cast<std::size_t>(t)][static_cast<std::size_t>(step * s.keys + k)];
+            ++mine[static_cast<std::size_t>(step * s.keys + k)];
           }
         }
       }
@@ -149,6 +171,34 @@ TEST_P(ConservationTest, RacingInstallsOfFreshKeys) {
                    .burst = 1,
                    .capacity = 4096,
                    .split_reads = split()});
+}
+
+// The same two through CheckBatch, whose bucket pick differs from Check's (no branch on the
+// matched slot) and which hashes and prefetches a group before deciding it.
+TEST_P(ConservationTest, ManyKeysBatched) {
+  RunConservation({.threads = threads(),
+                   .steps = 60,
+                   .keys = 256,
+                   .fresh_keys = false,
+                   .requests = 2,
+                   .step_ns = 2500,
+                   .burst = 3,
+                   .capacity = 1 << 14,
+                   .split_reads = split(),
+                   .batch = true});
+}
+
+TEST_P(ConservationTest, RacingInstallsOfFreshKeysBatched) {
+  RunConservation({.threads = threads(),
+                   .steps = 60,
+                   .keys = 200,
+                   .fresh_keys = true,
+                   .requests = 1,
+                   .step_ns = 5000,
+                   .burst = 1,
+                   .capacity = 4096,
+                   .split_reads = split(),
+                   .batch = true});
 }
 
 INSTANTIATE_TEST_SUITE_P(Threads, ConservationTest,

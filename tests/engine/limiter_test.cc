@@ -85,6 +85,43 @@ TEST(LimiterTest, BatchAnswersWhatSequentialChecksAnswer) {
   }
 }
 
+// The same on a table far smaller than the key set (installs, evictions and reuse of expired
+// slots inside every batch), at every batch size from 0 to past four prefetch groups, with
+// keys repeated within a batch.
+TEST(LimiterTest, BatchOfEverySizeAnswersWhatSequentialChecksAnswerOnAFullTable) {
+  LimiterOptions o;
+  o.capacity = 256;
+  o.policies = {{"a", Rate{5, seconds(1)}, 2}, {"b", Rate{50, seconds(1)}, 4}};
+  o.seed = HashSeed{{9, 8, 7, 6}};
+  auto one = *Limiter::Create(o);
+  auto batched = *Limiter::Create(o);
+  std::mt19937 rng(21);
+  std::vector<std::string> keys;
+  for (int i = 0; i < 4000; ++i) keys.push_back("key-" + std::to_string(rng() % 900));
+  std::size_t next = 0;
+  std::int64_t now_ns = 0;
+  for (std::size_t size = 0; size <= 70; ++size) {
+    for (int repeat = 0; repeat < 3; ++repeat) {
+      std::vector<Request> requests;
+      for (std::size_t i = 0; i < size; ++i, ++next) {
+        requests.push_back({PolicyId{static_cast<std::uint32_t>(next % 2)},
+                            keys[next % keys.size()], next % 5 == 0 ? 0 : 1 + next % 3});
+      }
+      now_ns += 7'000'000;
+      const nanoseconds now{now_ns};
+      std::vector<Decision> out(size);
+      batched->CheckBatch(requests, now, out);
+      for (std::size_t i = 0; i < size; ++i) {
+        ASSERT_EQ(out[i], one->Check(requests[i].policy, requests[i].key, now, requests[i].cost))
+            << "size " << size << " request " << i;
+      }
+    }
+  }
+  EXPECT_GT(batched->Stats().evictions, 0u);
+  EXPECT_EQ(batched->Stats().installs, one->Stats().installs);
+  EXPECT_EQ(batched->Stats().evictions, one->Stats().evictions);
+}
+
 TEST(LimiterTest, DenialByOnePolicyConsumesNothingInTheOthers) {
   auto l = Make({{"wide", Rate{10, seconds(1)}, 10}, {"narrow", Rate{1, seconds(1)}, 2}});
   const PolicyCheck checks[] = {{PolicyId{0}, "user", 1, false}, {PolicyId{1}, "user", 1, false}};

@@ -47,6 +47,9 @@ void ExpectAgree(const U128 (&w)[kBucketSlots], std::uint64_t tag) {
   ASSERT_EQ(Sse2(w, tag), want.mask);
   for (const U128 word : w)
     ASSERT_EQ(HighHalf(Vector(word)), static_cast<std::uint64_t>(TatOf(word)));
+  // CheckBatch's branch-free pick: the TAT of whichever slot number the mask names.
+  const SnapshotTats tats(Vector(w[0]), Vector(w[1]), Vector(w[2]), Vector(w[3]));
+  for (std::size_t i = 0; i < kBucketSlots; ++i) ASSERT_EQ(tats.Of(i), TatOf(w[i]));
 #endif
 }
 
