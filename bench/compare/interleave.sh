@@ -1,13 +1,17 @@
 #!/bin/bash
 # Runs two sluice-bench binaries alternately (base, new, base, new, ...) pinned to CPUs 0-1,
 # FILTER selecting the benchmarks, ROUNDS rounds, and prints the median real/cpu ns of each.
-# BASE_BIN / NEW_BIN override the binaries; MINT the --benchmark_min_time.
+# BASE_BIN / NEW_BIN override the binaries; MINT the --benchmark_min_time; KEEP=DIR keeps
+# every round's JSON there (base.N.json, new.N.json: feed new.*.json to engine_ratios.py);
+# NICE=-5 runs the binaries at that niceness (needs the privilege). Further arguments go to
+# both binaries (e.g. --benchmark_repetitions=3).
 F=$1; R=${2:-3}; shift 2
-OUT=$(mktemp -d)
+OUT=${KEEP:-$(mktemp -d)}
+mkdir -p "$OUT"
 for i in $(seq $R); do
   for b in base new; do
     if [ $b = base ]; then bin=${BASE_BIN:-/tmp/engine-base/build/bench/bench/sluice-bench}; else bin=${NEW_BIN:-/work/wt/engine/build/bench/bench/sluice-bench}; fi
-    taskset -c 0,1 $bin --benchmark_filter="$F" --benchmark_min_time=${MINT:-0.3} --benchmark_format=json "$@" > $OUT/$b.$i.json 2>/dev/null
+    nice -n ${NICE:-0} taskset -c 0,1 $bin --benchmark_filter="$F" --benchmark_min_time=${MINT:-0.3} --benchmark_format=json "$@" > $OUT/$b.$i.json 2>/dev/null
   done
 done
 python3 - $OUT <<'PY'
