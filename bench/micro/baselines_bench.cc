@@ -4,7 +4,7 @@
 //                       "sharded" competitor): one hot key, and 1M random keys
 //   BM_AtomicFloor      one 128-bit CAS on one slot: the floor of a contended decision
 //   BM_MemoryFloor      random cache-line read-modify-writes over a table-sized buffer,
-//                       prefetched in CheckBatch's groups: the floor of a memory-bound decision
+//                       prefetched as CheckBatch prefetches: the floor of a memory-bound decision
 //   BM_MemoryCasFloor   the same with the table's 128-bit CAS as the write (explanatory)
 //   BM_GcraStep         the rule alone, no table (explanatory)
 //   BM_KeyHash          hashing a 16-byte key (explanatory)
@@ -200,10 +200,13 @@ BENCHMARK(BM_AtomicFloor)->Threads(1)->Threads(2)->UseRealTime();
 // ---------------------------------------------------------------------------------------------
 // BM_MemoryFloor/<keys>: a buffer of the table's size (keys * 16 bytes, 64-byte lines, huge
 // pages advised, committed), the same key sequence as BM_GcraRandomKeys (its values are
-// uniformly mixed, so their low bits pick a uniform line), and CheckBatch's access pattern:
-// groups of kGroup lines, all prefetched for writing, then each read-modified-written. An
-// iteration is a batch of kBatch requests, like BM_GcraBatchRandomKeys.
-constexpr std::size_t kGroup = 16;  // Limiter::CheckBatch's group
+// uniformly mixed, so their low bits pick a uniform line), and CheckBatch's access pattern: per
+// batch of kBatch requests, a rolling window with the lines of the next kAhead requests
+// prefetched for writing while each line is read-modified-written in turn, the window starting
+// afresh with every batch as it does with every CheckBatch call. An iteration is a batch, like
+// BM_GcraBatchRandomKeys. What it leaves out is the decision itself: no hash, no rule, no
+// install, and a write for every request (the batch writes only for admissions and installs).
+constexpr std::size_t kAhead = 48;  // Limiter::CheckBatch's window
 constexpr std::size_t kBatch = 64;  // BM_GcraBatchRandomKeys' batch
 
 struct alignas(kCacheLine) Line {
@@ -229,23 +232,23 @@ void MemoryFloor(benchmark::State& state) {
   const std::size_t mask = sequence.size() - 1;
   std::size_t j = 0;
   for (auto _ : state) {
-    for (std::size_t group = 0; group < kBatch; group += kGroup) {
-      Line* targets[kGroup];
-      for (std::size_t i = 0; i < kGroup; ++i) {
-        targets[i] = &lines[sequence[(j + i) & mask] & line_mask];
-        __builtin_prefetch(targets[i], /*rw=*/1, /*locality=*/3);
+    Line* targets[kBatch];
+    const auto line_of = [&](std::size_t i) {
+      targets[i] = &lines[sequence[(j + i) & mask] & line_mask];
+      __builtin_prefetch(targets[i], /*rw=*/1, /*locality=*/3);
+    };
+    for (std::size_t i = 0; i < kAhead; ++i) line_of(i);
+    for (std::size_t i = 0; i < kBatch; ++i) {
+      if (i + kAhead < kBatch) line_of(i + kAhead);
+      U128& word = targets[i]->words[0];
+      if constexpr (kCas) {
+        const U128 seen = word;  // a plain read as the hint, like the table's relaxed loads
+        (void)__sync_val_compare_and_swap(&word, seen, seen + 1);
+      } else {
+        word += 1;
       }
-      for (std::size_t i = 0; i < kGroup; ++i) {
-        U128& word = targets[i]->words[0];
-        if constexpr (kCas) {
-          const U128 seen = word;  // a plain read as the hint, like the table's relaxed loads
-          (void)__sync_val_compare_and_swap(&word, seen, seen + 1);
-        } else {
-          word += 1;
-        }
-      }
-      j = (j + kGroup) & mask;
     }
+    j = (j + kBatch) & mask;
     benchmark::ClobberMemory();
   }
   state.SetItemsProcessed(state.iterations() * static_cast<std::int64_t>(kBatch));
