@@ -213,6 +213,17 @@ class StateTable {
   // there is nothing to give back). Thread-safe, lock-free.
   void Refund(std::uint64_t hash, const GcraParams& params, std::uint64_t cost) noexcept;
 
+  // Gives back an admission of `cost` whose decision left the key's TAT at `tat_after`
+  // (the deciding `now` plus the decision's reset_after), as seen at `now`: TAT -= g with
+  // g = min(cost*T, max(0, tat_after - now)), one CAS. Never leaves the TAT below what it
+  // would be had the admission not happened, provided every request decided on the key in
+  // between used a time <= `now`; exact (g = cost*T, the state as if the admission never
+  // was) when `now` is the deciding time and no request in between saw the key's TAT, less
+  // our admission, already passed. "Refunds" in the IMPLEMENTATION DETAILS of
+  // engine/src/table_refund.cc says why. Thread-safe, lock-free, no allocation.
+  void Refund(std::uint64_t hash, const GcraParams& params, std::uint64_t cost,
+              std::int64_t tat_after, std::chrono::nanoseconds now) noexcept;
+
   // Starts loading the bucket of `hash` for writing. No effect on state.
   void Prefetch(std::uint64_t hash) const noexcept;
 
