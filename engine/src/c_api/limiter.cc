@@ -10,6 +10,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "c_api/handles.h"
+#include "internal/table_path.h"
 #include "sluice/rate.h"
 
 namespace sluice::c_api {
@@ -31,6 +32,15 @@ constexpr std::size_t kMaxNameBytes = 255;
 
 [[nodiscard]] inline std::string_view KeyOf(const void* key, std::size_t len) noexcept {
   return {static_cast<const char*>(key), len};
+}
+
+// Batches decide through the engine's inline path (internal/table_path.h, as
+// Limiter::CheckBatch does): hash -> bucket -> decision in this loop, without a call into
+// StateTable::Check and StateTable::Prefetch per key. The slow path stays out of line.
+using internal::TablePath;
+
+inline void PrefetchBucket(const StateTable& table, std::uint64_t hash) noexcept {
+  __builtin_prefetch(&TablePath::BucketFor(table, hash), /*rw=*/1, /*locality=*/3);
 }
 
 // The parts of a C decision a refund reads (allowed, reset_after).
@@ -244,19 +254,20 @@ int sluice_check_batch(sluice_limiter* l, const sluice_request* requests, size_t
   const auto hash_of = [&](std::size_t i) noexcept {
     return lim.HashKey(PolicyId{requests[i].policy}, KeyOf(requests[i].key, requests[i].key_len));
   };
+  const std::int64_t now = sluice::ClampTime(now_ns);
   for (std::size_t i = 0; i < std::min(kAhead, n); ++i) {
     hashes[i] = hash_of(i);
-    table.Prefetch(hashes[i]);
+    PrefetchBucket(table, hashes[i]);
   }
   int admitted = 0;
   for (std::size_t i = 0; i < n; ++i) {
     const std::uint64_t hash = hashes[i % kAhead];
     if (i + kAhead < n) {
       hashes[i % kAhead] = hash_of(i + kAhead);
-      table.Prefetch(hashes[i % kAhead]);
+      PrefetchBucket(table, hashes[i % kAhead]);
     }
-    const sluice::Decision d = table.Check(hash, lim.policy(PolicyId{requests[i].policy}).params(),
-                                           nanoseconds{now_ns}, requests[i].cost);
+    const sluice::Decision d = TablePath::Check(
+        table, hash, lim.policy(PolicyId{requests[i].policy}).params(), now, requests[i].cost);
     out[i] = ToC(d);
     admitted += d.allowed ? 1 : 0;
   }
@@ -293,18 +304,19 @@ int sluice_check_packed(sluice_limiter* l, uint32_t policy, const void* keys,
     ahead_offset += key_lens[i];
     return h;
   };
+  const std::int64_t now = sluice::ClampTime(now_ns);
   for (std::size_t i = 0; i < std::min(kAhead, n); ++i) {
     hashes[i] = hash_next(i);
-    table.Prefetch(hashes[i]);
+    PrefetchBucket(table, hashes[i]);
   }
   int admitted = 0;
   for (std::size_t i = 0; i < n; ++i) {
     const std::uint64_t hash = hashes[i % kAhead];
     if (i + kAhead < n) {
       hashes[i % kAhead] = hash_next(i + kAhead);
-      table.Prefetch(hashes[i % kAhead]);
+      PrefetchBucket(table, hashes[i % kAhead]);
     }
-    const sluice::Decision d = table.Check(hash, params, nanoseconds{now_ns}, cost);
+    const sluice::Decision d = TablePath::Check(table, hash, params, now, cost);
     out[i] = ToC(d);
     admitted += d.allowed ? 1 : 0;
   }
