@@ -217,10 +217,13 @@ def main():
                     help="keys:pipeline cells, comma-separated (1 key: the one hot key)")
     ap.add_argument("--held", default="",
                     help="T3 instead: working-set sizes, e.g. 8192,32768,65536,131072")
+    ap.add_argument("--no-baseline", action="store_true",
+                    help="skip empty_gif (T2's paired limit_req/sluice_req ratios only)")
     args = ap.parse_args()
     if args.held:
         return held(args)
     cells = [tuple(int(x) for x in c.split(":")) for c in args.cells.split(",")]
+    configs = CONFIGS[1:] if args.no_baseline else CONFIGS
     if not shutil.which("wrk"):
         sys.exit("wrk missing: SLUICE_WITH_PEERS=1 tools/install-deps.sh")
     ncpu = os.cpu_count()
@@ -240,11 +243,11 @@ def main():
                 time.sleep(0.05)
             pids = workers_of(master.pid)
             for k, p in cells:  # warm every zone with the keys
-                for c in CONFIGS:
+                for c in configs:
                     run_wrk(ports[c], k, p, 1, ncpu - 1)
             for rep in range(args.reps):
                 for k, p in cells:
-                    for c in CONFIGS:
+                    for c in configs:
                         before = cpu_ns(pids)
                         n, bad = run_wrk(ports[c], k, p, args.duration, ncpu - 1)
                         used = cpu_ns(pids) - before
@@ -266,7 +269,7 @@ def main():
     print("| workers | keys | pipeline | config | req/s | CPU µs/req | added over empty_gif "
           "| added vs limit_req |")
     print("|---|---|---|---|---|---|---|---|")
-    for workers in [int(w) for w in args.workers.split(",")]:
+    for workers in [int(w) for w in args.workers.split(",")] if not args.no_baseline else []:
         for k, p in cells:
             med = {c: (statistics.median(x for x, _ in results[(workers, k, p, c)]),
                        statistics.median(y for _, y in results[(workers, k, p, c)]))
