@@ -46,8 +46,10 @@ ngx_int_t ngx_http_sluice_handler(ngx_http_request_t* r) {
 
   /* One decision over every zone, in the location's order: sluice_check_multi decides each
    * zone's table in turn and, when one denies, refunds what the earlier ones admitted at the
-   * same `now`, so a denied request is charged nowhere (exactly, whatever other workers do
-   * meanwhile, as long as their clocks do not run ahead of ours; engine/src/table_refund.cc). */
+   * same `now`, so a denied request is charged nowhere. Exact whatever other workers do
+   * meanwhile when the key already had state; for a fresh key that another worker decided
+   * between our admission and our refund with a later clock reading t, up to (t - now) / T of
+   * a request too much is given back: microseconds against T (engine/src/table_refund.cc). */
   sluice_limit_check checks[NGX_HTTP_SLUICE_MAX_LIMITS];
   for (ngx_uint_t j = 0; j < n; j++) {
     checks[j].limiter = active[j]->limiter;
