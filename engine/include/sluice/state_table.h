@@ -83,6 +83,13 @@
 // then sees the key as fresh. The over-admission this allows is bounded by the clock skew
 // between the two threads divided by T (zero when threads share one time source).
 //
+// Refunds (a multi-check giving back what its earlier checks admitted when a later one denies,
+// possibly in another table): one CAS moving the TAT back by min(cost*T, what of the admission
+// is still unexpired at the refund's time). It never leaves the TAT below the state the same
+// history would have without the admission, and is exact when no request in between found the
+// key idle without it; the derivation, and what happens to a fresh key raced by a later clock,
+// are in the IMPLEMENTATION DETAILS of engine/src/table_refund.cc.
+//
 // Overflow bounds: see gcra.h. TATs are < 2^62 + 2^61, so bit 63 of `tat` is never needed.
 //
 // Memory orders: slots are read with relaxed loads (16-byte atomic, or two 8-byte halves); no
