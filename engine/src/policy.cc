@@ -16,11 +16,23 @@ std::uint64_t SpaceOf(const PolicyConfig& c) {
     h ^= b;
     h *= 0x100000001b3;
   };
+  const auto mix_word = [&mix_byte](std::uint64_t v) {
+    for (int i = 0; i < 8; ++i) mix_byte(static_cast<unsigned char>(v >> (8 * i)));
+  };
+  if (!c.key_space.empty()) {
+    // A shared key space: burst left out; the terminator 1 (a name's is 0) keeps it apart
+    // from every name-rate-burst space.
+    for (const char ch : c.key_space) mix_byte(static_cast<unsigned char>(ch));
+    mix_byte(1);
+    mix_word(c.rate.count);
+    mix_word(static_cast<std::uint64_t>(c.rate.period.count()));
+    return h;
+  }
   for (const char ch : c.name) mix_byte(static_cast<unsigned char>(ch));
   mix_byte(0);
   for (const std::uint64_t v :
        {c.rate.count, static_cast<std::uint64_t>(c.rate.period.count()), c.burst}) {
-    for (int i = 0; i < 8; ++i) mix_byte(static_cast<unsigned char>(v >> (8 * i)));
+    mix_word(v);
   }
   return h;
 }

@@ -74,6 +74,10 @@ TEST(CApiAllocationTest, HotCallsNeverAllocate) {
       checks[0].key = checks[1].key = key.data();
       checks[0].key_len = checks[1].key_len = key.size();
       (void)sluice_check_all(l, checks, 2, now, multi_out, &m);
+      sluice_limit_check across[2] = {{l, 1, 0, key.data(), key.size(), 1},
+                                      {l, 0, 0, key.data(), key.size(), 2}};
+      (void)sluice_check_multi(across, 2, now, multi_out, &m);
+      (void)sluice_refund(l, 0, key.data(), key.size(), 1, &d, now, now);
       (void)sluice_format_header(l, 0, &d, SLUICE_HEADER_RATELIMIT, header, sizeof header);
       (void)sluice_format_header(l, 0, &d, SLUICE_HEADER_RETRY_AFTER, header, sizeof header);
       (void)sluice_table_get_stats(t, &stats, sizeof stats);

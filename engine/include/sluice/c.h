@@ -239,6 +239,13 @@ typedef struct sluice_policy {
   uint64_t count;    /* > 0 */
   int64_t period_ns; /* > 0; count/period at most 10^9 per second */
   uint64_t burst;    /* >= 1; default 1; burst * (period/count) at most 2^61 ns */
+  /* NULL (default): the policy's keys are its own, a key space made of name, rate and burst.
+   * Otherwise (NUL-terminated, 1..255 printable ASCII bytes; copied) the key space is made of
+   * this and the rate only: policies naming the same key_space with the same rate share every
+   * key's state whatever their bursts, in any limiter over the table, each applying its own
+   * burst when it decides (nginx: one limit_req_zone under several `burst=`). A reload that
+   * changes only the burst then keeps the state. */
+  const char* key_space;
 } sluice_policy;
 
 /* Zero-fills `size` bytes of *p, sets p->size = size and burst = 1. Pass sizeof(*p). */
@@ -331,6 +338,48 @@ typedef struct sluice_multi_decision {
 SLUICE_API int sluice_check_all(sluice_limiter* l, const sluice_request* checks, size_t n,
                                 int64_t now_ns, sluice_decision* out,
                                 sluice_multi_decision* result) SLUICE_NOEXCEPT;
+
+/* One check of a cross-limiter multi-check (sluice_check_multi): a request against a policy
+ * of any limiter, over any table. Frozen in ABI 1 (40 bytes). */
+typedef struct sluice_limit_check {
+  sluice_limiter* limiter;
+  uint32_t policy; /* index in that limiter */
+  uint32_t flags;  /* SLUICE_REQUEST_SHADOW */
+  const void* key; /* key bytes (NULL with key_len 0 is the empty key) */
+  size_t key_len;
+  uint64_t cost; /* usually 1; 0 asks without consuming */
+} sluice_limit_check;
+
+/* sluice_check_all across limiters, and so across tables (several nginx zones, a per-IP
+ * table and a per-route one): the checks are decided in order at `now_ns`; when an enforcing
+ * check denies, every admission the earlier checks made is refunded (sluice_refund at the
+ * same `now_ns`, so the request consumes nothing anywhere) and later checks are not decided.
+ * Unlike one CAS, the checks are not one atomic step: a request decided concurrently on an
+ * earlier check's key may see the admission until it is refunded (and may be denied because
+ * of it); what the refund leaves is exactly the state without the admission when every such
+ * request used a time at most the key's TAT before it (always true of a key already carrying
+ * state, and with one shared `now`), and never less than it (over-admitting by at most
+ * (t - now_ns) / T of a request, where t is a racing request's later clock reading).
+ * out[i] receives checks[i]'s decision for i < result->decided; result as sluice_check_all.
+ * Returns 1 admitted / 0 denied, or EINVAL (NULL arrays or limiter, n above INT32_MAX) /
+ * ENOPOLICY before deciding anything. Thread-safe, lock-free, no allocation. */
+SLUICE_API int sluice_check_multi(const sluice_limit_check* checks, size_t n, int64_t now_ns,
+                                  sluice_decision* out,
+                                  sluice_multi_decision* result) SLUICE_NOEXCEPT;
+
+/* Gives back an admission: `admitted` is the decision sluice_check (or a batch) returned for
+ * `key` and `cost` under `policy` at `decided_ns`; `now_ns` is the time of the refund (pass
+ * `decided_ns` to refund right away). Moves the key's TAT back by
+ * min(cost * T, max(0, decided_ns + admitted->reset_after_ns - now_ns)) with one CAS: what
+ * has expired since the admission is not given back, and the state never ends below what it
+ * would be had the admission not happened, provided every request decided on the key in
+ * between used a time <= now_ns (the details are in engine/src/table_refund.cc). A denied
+ * decision, cost 0 and a key no longer held are no-ops. For callers that learn late that a
+ * request should not count (the upstream failed, the client went away). Returns SLUICE_OK, or
+ * EINVAL / ENOPOLICY. Thread-safe, lock-free, no allocation. */
+SLUICE_API int sluice_refund(sluice_limiter* l, uint32_t policy, const void* key, size_t key_len,
+                             uint64_t cost, const sluice_decision* admitted, int64_t decided_ns,
+                             int64_t now_ns) SLUICE_NOEXCEPT;
 
 /* CLOCK_MONOTONIC in ns (a vDSO read, no syscall on Linux x86-64). Thread-safe. */
 SLUICE_API int64_t sluice_now_ns(void) SLUICE_NOEXCEPT;

@@ -97,6 +97,14 @@ class Limiter {
   MultiDecision CheckAll(std::span<const PolicyCheck> checks, std::chrono::nanoseconds now,
                          std::span<Decision> out) noexcept;
 
+  // Gives back `admitted`, an admission of `cost` for `key` that Check() decided at
+  // `decided_at`, as seen at `now` (pass `decided_at` again when refunding right away, as a
+  // multi-check does): never leaves the key's state below what it would be had the admission
+  // not happened, and exact in the cases StateTable::Refund lists. A denied decision is
+  // ignored. Thread-safe, lock-free; no allocation, syscall or exception.
+  void Refund(PolicyId policy, std::string_view key, std::uint64_t cost, const Decision& admitted,
+              std::chrono::nanoseconds decided_at, std::chrono::nanoseconds now) noexcept;
+
   [[nodiscard]] std::uint64_t HashKey(PolicyId policy, std::string_view key) const noexcept {
     return hasher_.Hash(policies_[policy.index].space(), key);
   }

@@ -15,6 +15,11 @@ struct PolicyConfig {
   std::string name;
   Rate rate;
   std::uint64_t burst = 1;
+  // Empty (the default): the key space is a function of name, rate and burst. Otherwise a
+  // function of this and the rate only, so policies of one key space and rate share every
+  // key's state whatever their bursts, each applying its own burst at decision time (nginx's
+  // limit_req: one zone, several `burst=` values). A burst change then keeps the state too.
+  std::string key_space = {};
 };
 
 class Policy {
@@ -27,9 +32,9 @@ class Policy {
   [[nodiscard]] const Rate& rate() const noexcept { return config_.rate; }
   [[nodiscard]] std::uint64_t burst() const noexcept { return config_.burst; }
   [[nodiscard]] const GcraParams& params() const noexcept { return params_; }
-  // The key space of this policy within a table: a stable function of name, rate and burst,
-  // so a reload that keeps a policy unchanged keeps its keys' state, and a changed policy
-  // starts afresh.
+  // The key space of this policy within a table: a stable function of name, rate and burst
+  // (or of key_space and rate, when set), so a reload that keeps a policy unchanged keeps its
+  // keys' state, and a changed policy starts afresh.
   [[nodiscard]] std::uint64_t space() const noexcept { return space_; }
 
  private:

@@ -83,6 +83,13 @@
 // then sees the key as fresh. The over-admission this allows is bounded by the clock skew
 // between the two threads divided by T (zero when threads share one time source).
 //
+// Refunds (a multi-check giving back what its earlier checks admitted when a later one denies,
+// possibly in another table): one CAS moving the TAT back by min(cost*T, what of the admission
+// is still unexpired at the refund's time). It never leaves the TAT below the state the same
+// history would have without the admission, and is exact when no request in between found the
+// key idle without it; the derivation, and what happens to a fresh key raced by a later clock,
+// are in the IMPLEMENTATION DETAILS of engine/src/table_refund.cc.
+//
 // Overflow bounds: see gcra.h. TATs are < 2^62 + 2^61, so bit 63 of `tat` is never needed.
 //
 // Memory orders: slots are read with relaxed loads (16-byte atomic, or two 8-byte halves); no
@@ -212,6 +219,17 @@ class StateTable {
   // later policy denies): TAT -= cost*T. Exact unless the key was evicted in between (then
   // there is nothing to give back). Thread-safe, lock-free.
   void Refund(std::uint64_t hash, const GcraParams& params, std::uint64_t cost) noexcept;
+
+  // Gives back an admission of `cost` whose decision left the key's TAT at `tat_after`
+  // (the deciding `now` plus the decision's reset_after), as seen at `now`: TAT -= g with
+  // g = min(cost*T, max(0, tat_after - now)), one CAS. Never leaves the TAT below what it
+  // would be had the admission not happened, provided every request decided on the key in
+  // between used a time <= `now`; exact (g = cost*T, the state as if the admission never
+  // was) when `now` is the deciding time and no request in between saw the key's TAT, less
+  // our admission, already passed. "Refunds" in the IMPLEMENTATION DETAILS of
+  // engine/src/table_refund.cc says why. Thread-safe, lock-free, no allocation.
+  void Refund(std::uint64_t hash, const GcraParams& params, std::uint64_t cost,
+              std::int64_t tat_after, std::chrono::nanoseconds now) noexcept;
 
   // Starts loading the bucket of `hash` for writing. No effect on state.
   void Prefetch(std::uint64_t hash) const noexcept;

@@ -10,6 +10,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "c_api/handles.h"
+#include "internal/table_path.h"
 #include "sluice/rate.h"
 
 namespace sluice::c_api {
@@ -31,6 +32,25 @@ constexpr std::size_t kMaxNameBytes = 255;
 
 [[nodiscard]] inline std::string_view KeyOf(const void* key, std::size_t len) noexcept {
   return {static_cast<const char*>(key), len};
+}
+
+// Batches decide through the engine's inline path (internal/table_path.h, as
+// Limiter::CheckBatch does): hash -> bucket -> decision in this loop, without a call into
+// StateTable::Check and StateTable::Prefetch per key. The slow path stays out of line.
+using internal::TablePath;
+
+inline void PrefetchBucket(const StateTable& table, std::uint64_t hash) noexcept {
+  __builtin_prefetch(&TablePath::BucketFor(table, hash), /*rw=*/1, /*locality=*/3);
+}
+
+// The parts of a C decision a refund reads (allowed, reset_after).
+[[nodiscard]] inline Decision FromC(const sluice_decision& c) noexcept {
+  Decision d;
+  d.allowed = c.allowed != 0;
+  d.remaining = c.remaining;
+  d.retry_after = nanoseconds{c.retry_after_ns};
+  d.reset_after = nanoseconds{c.reset_after_ns};
+  return d;
 }
 
 // Is `a` more restrictive than `b`, for reporting (the rule of Limiter::CheckAll)?
@@ -85,6 +105,18 @@ int ReadPolicy(const sluice_policy* p, std::size_t index, PolicyConfig* into, ch
   into->name = std::string(name);
   into->rate = Rate{full.count, nanoseconds{full.period_ns}};
   into->burst = full.burst;
+  if (full.key_space != nullptr) {
+    const std::string_view space(full.key_space, strnlen(full.key_space, kMaxNameBytes + 1));
+    const bool printable =
+        std::all_of(space.begin(), space.end(), [](char ch) { return ch >= 0x20 && ch <= 0x7e; });
+    if (space.empty() || space.size() > kMaxNameBytes || !printable) {
+      SetError(err, errlen,
+               absl::StrCat("policy '", std::string(name),
+                            "': key_space must be 1 to 255 printable ASCII bytes"));
+      return SLUICE_EINVAL;
+    }
+    into->key_space = std::string(space);
+  }
   return SLUICE_OK;
 }
 
@@ -222,19 +254,20 @@ int sluice_check_batch(sluice_limiter* l, const sluice_request* requests, size_t
   const auto hash_of = [&](std::size_t i) noexcept {
     return lim.HashKey(PolicyId{requests[i].policy}, KeyOf(requests[i].key, requests[i].key_len));
   };
+  const std::int64_t now = sluice::ClampTime(now_ns);
   for (std::size_t i = 0; i < std::min(kAhead, n); ++i) {
     hashes[i] = hash_of(i);
-    table.Prefetch(hashes[i]);
+    PrefetchBucket(table, hashes[i]);
   }
   int admitted = 0;
   for (std::size_t i = 0; i < n; ++i) {
     const std::uint64_t hash = hashes[i % kAhead];
     if (i + kAhead < n) {
       hashes[i % kAhead] = hash_of(i + kAhead);
-      table.Prefetch(hashes[i % kAhead]);
+      PrefetchBucket(table, hashes[i % kAhead]);
     }
-    const sluice::Decision d = table.Check(hash, lim.policy(PolicyId{requests[i].policy}).params(),
-                                           nanoseconds{now_ns}, requests[i].cost);
+    const sluice::Decision d = TablePath::Check(
+        table, hash, lim.policy(PolicyId{requests[i].policy}).params(), now, requests[i].cost);
     out[i] = ToC(d);
     admitted += d.allowed ? 1 : 0;
   }
@@ -271,18 +304,19 @@ int sluice_check_packed(sluice_limiter* l, uint32_t policy, const void* keys,
     ahead_offset += key_lens[i];
     return h;
   };
+  const std::int64_t now = sluice::ClampTime(now_ns);
   for (std::size_t i = 0; i < std::min(kAhead, n); ++i) {
     hashes[i] = hash_next(i);
-    table.Prefetch(hashes[i]);
+    PrefetchBucket(table, hashes[i]);
   }
   int admitted = 0;
   for (std::size_t i = 0; i < n; ++i) {
     const std::uint64_t hash = hashes[i % kAhead];
     if (i + kAhead < n) {
       hashes[i % kAhead] = hash_next(i + kAhead);
-      table.Prefetch(hashes[i % kAhead]);
+      PrefetchBucket(table, hashes[i % kAhead]);
     }
-    const sluice::Decision d = table.Check(hash, params, nanoseconds{now_ns}, cost);
+    const sluice::Decision d = TablePath::Check(table, hash, params, now, cost);
     out[i] = ToC(d);
     admitted += d.allowed ? 1 : 0;
   }
@@ -315,8 +349,8 @@ int sluice_check_all(sluice_limiter* l, const sluice_request* checks, size_t n, 
       for (std::size_t j = 0; j < i; ++j) {
         if (out[j].allowed == 0) continue;
         const sluice_request& e = checks[j];
-        table.Refund(lim.HashKey(PolicyId{e.policy}, KeyOf(e.key, e.key_len)),
-                     lim.policy(PolicyId{e.policy}).params(), e.cost);
+        lim.Refund(PolicyId{e.policy}, KeyOf(e.key, e.key_len), e.cost, FromC(out[j]),
+                   nanoseconds{now_ns}, nanoseconds{now_ns});
       }
       result->allowed = 0;
       result->reported = i;
@@ -327,6 +361,63 @@ int sluice_check_all(sluice_limiter* l, const sluice_request* checks, size_t n, 
     }
   }
   return 1;
+}
+
+int sluice_check_multi(const sluice_limit_check* checks, size_t n, int64_t now_ns,
+                       sluice_decision* out, sluice_multi_decision* result) noexcept {
+  if (result == nullptr || (n != 0 && (checks == nullptr || out == nullptr))) [[unlikely]] {
+    return SLUICE_EINVAL;
+  }
+  if (n > static_cast<std::size_t>(std::numeric_limits<std::int32_t>::max())) [[unlikely]] {
+    return SLUICE_EINVAL;
+  }
+  for (std::size_t i = 0; i < n; ++i) {  // every check valid before any is decided
+    const sluice_limit_check& c = checks[i];
+    if (c.limiter == nullptr || (c.key == nullptr && c.key_len != 0)) return SLUICE_EINVAL;
+    if (c.policy >= c.limiter->policy_count) return SLUICE_ENOPOLICY;
+  }
+  const nanoseconds now{now_ns};
+  result->allowed = 1;
+  result->reserved = 0;
+  result->reported = SLUICE_NONE;
+  result->decided = 0;
+  for (std::size_t i = 0; i < n; ++i) {
+    const sluice_limit_check& c = checks[i];
+    out[i] =
+        ToC(c.limiter->limiter->Check(PolicyId{c.policy}, KeyOf(c.key, c.key_len), now, c.cost));
+    result->decided = i + 1;
+    if (out[i].allowed == 0 && (c.flags & SLUICE_REQUEST_SHADOW) == 0) {
+      // Refund what the earlier checks took, at the deciding time: the exact refund of
+      // engine/src/table_refund.cc, whatever table each check's limiter decides on.
+      for (std::size_t j = 0; j < i; ++j) {
+        if (out[j].allowed == 0) continue;
+        const sluice_limit_check& e = checks[j];
+        e.limiter->limiter->Refund(PolicyId{e.policy}, KeyOf(e.key, e.key_len), e.cost,
+                                   FromC(out[j]), now, now);
+      }
+      result->allowed = 0;
+      result->reported = i;
+      return 0;
+    }
+    if (result->reported == SLUICE_NONE || MoreRestrictive(out[i], out[result->reported])) {
+      result->reported = i;
+    }
+  }
+  return 1;
+}
+
+int sluice_refund(sluice_limiter* l, uint32_t policy, const void* key, size_t key_len,
+                  uint64_t cost, const sluice_decision* admitted, int64_t decided_ns,
+                  int64_t now_ns) noexcept {
+  if (l == nullptr || admitted == nullptr || (key == nullptr && key_len != 0)) [[unlikely]] {
+    return SLUICE_EINVAL;
+  }
+  if (policy >= l->policy_count) [[unlikely]] {
+    return SLUICE_ENOPOLICY;
+  }
+  l->limiter->Refund(PolicyId{policy}, KeyOf(key, key_len), cost, FromC(*admitted),
+                     nanoseconds{decided_ns}, nanoseconds{now_ns});
+  return SLUICE_OK;
 }
 
 }  // extern "C"

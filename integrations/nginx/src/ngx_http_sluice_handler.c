@@ -44,30 +44,26 @@ ngx_int_t ngx_http_sluice_handler(ngx_http_request_t* r) {
   }
   if (n == 0) return NGX_DECLINED;
 
-  const int64_t now = sluice_now_ns();
-  ngx_int_t denied = -1;
-  /* Several zones are several tables, and sluice_check_all decides within one table only:
-   * first ask every zone but the last without consuming (cost 0: admitted iff remaining >= 1
-   * would hold for cost 1), so a request one of them would deny consumes nothing anywhere;
-   * then consume in order. Only a race between the two passes can leave an earlier zone
-   * charged for a request a later one denies (limit_req's window, much narrower). */
-  for (ngx_uint_t j = 0; j + 1 < n && denied < 0; j++) {
-    (void)sluice_check(active[j]->limiter, 0, keys[j].data, keys[j].len, now, 0, &d[j]);
-    if (d[j].remaining < 1) {
-      const int64_t t = active[j]->zone->interval_ns;
-      const int64_t b = (int64_t)(active[j]->burst + 1);
-      d[j].allowed = 0;
-      d[j].remaining = 0;
-      d[j].retry_after_ns = d[j].reset_after_ns + t - b * t;
-      if (d[j].retry_after_ns < 1) d[j].retry_after_ns = 1;
-      denied = (ngx_int_t)j;
-    }
+  /* One decision over every zone, in the location's order: sluice_check_multi decides each
+   * zone's table in turn and, when one denies, refunds what the earlier ones admitted at the
+   * same `now`, so a denied request is charged nowhere. Exact whatever other workers do
+   * meanwhile when the key already had state; for a fresh key that another worker decided
+   * between our admission and our refund with a later clock reading t, up to (t - now) / T of
+   * a request too much is given back: microseconds against T (engine/src/table_refund.cc). */
+  sluice_limit_check checks[NGX_HTTP_SLUICE_MAX_LIMITS];
+  for (ngx_uint_t j = 0; j < n; j++) {
+    checks[j].limiter = active[j]->limiter;
+    checks[j].policy = 0;
+    checks[j].flags = 0;
+    checks[j].key = keys[j].data;
+    checks[j].key_len = keys[j].len;
+    checks[j].cost = 1;
   }
-  for (ngx_uint_t j = 0; j < n && denied < 0; j++) {
-    if (sluice_check(active[j]->limiter, 0, keys[j].data, keys[j].len, now, 1, &d[j]) != 1) {
-      denied = (ngx_int_t)j;
-    }
+  sluice_multi_decision multi;
+  if (sluice_check_multi(checks, n, sluice_now_ns(), d, &multi) < 0) {
+    return NGX_HTTP_INTERNAL_SERVER_ERROR; /* cannot happen: every limiter and key is valid */
   }
+  const ngx_int_t denied = multi.allowed ? -1 : (ngx_int_t)multi.reported;
 
   if (ctx == NULL) ctx = ngx_http_sluice_create_ctx(r);
   if (ctx == NULL) return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -86,16 +82,11 @@ ngx_int_t ngx_http_sluice_handler(ngx_http_request_t* r) {
     return lcf->dry_run ? NGX_DECLINED : (ngx_int_t)lcf->status_code;
   }
 
-  /* Admitted everywhere: report the tightest limit (fewest remaining, then longest reset),
-   * and wait for the longest delay any of them owes. */
-  ngx_uint_t reported = 0;
+  /* Admitted everywhere: report the tightest limit (sluice_check_multi's choice: fewest
+   * remaining, then longest reset), and wait for the longest delay any of them owes. */
+  const ngx_uint_t reported = (ngx_uint_t)multi.reported;
   int64_t delay_ns = 0;
   for (ngx_uint_t j = 0; j < n; j++) {
-    if (d[j].remaining < d[reported].remaining ||
-        (d[j].remaining == d[reported].remaining &&
-         d[j].reset_after_ns > d[reported].reset_after_ns)) {
-      reported = j;
-    }
     int64_t w = ngx_http_sluice_delay_ns(active[j], &d[j]);
     if (w > delay_ns) delay_ns = w;
   }

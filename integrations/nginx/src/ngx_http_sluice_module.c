@@ -453,6 +453,10 @@ static ngx_int_t ngx_http_sluice_init_zone(ngx_shm_zone_t* shm_zone, void* data)
     p.count = zone->count;
     p.period_ns = zone->period_ns;
     p.burst = limits[i]->burst + 1;
+    /* One key space per zone (and rate), whatever the burst: every sluice_req on this zone
+     * decides the same state per key with its own burst, as limit_req's zone does, and a
+     * reload that changes only a burst keeps the state. */
+    p.key_space = name;
     rc = sluice_limiter_create(zone->table, &p, 1, &limits[i]->limiter, err, sizeof(err));
     if (rc < 0) {
       ngx_log_error(NGX_LOG_EMERG, shm_zone->shm.log, 0, "sluice_req zone=%V burst=%ui: %s (%s)",
