@@ -11,6 +11,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
 #include "sim/log_json.h"
+#include "sim/log_request.h"
 #include "sim/log_time.h"
 
 namespace sluice::sim {
@@ -37,32 +38,6 @@ enum Slot : int {
   kHeader0
 };
 constexpr int kSlots = kHeader0 + KeySpec::kMaxParts;
-
-// Method and path of a request line "METHOD TARGET[ VERSION]"; empty when it is not one.
-void SplitRequest(std::string_view request, std::string_view& method, std::string_view& path) {
-  method = {};
-  path = {};
-  const std::size_t sp = request.find(' ');
-  if (sp == std::string_view::npos || sp == 0) return;
-  const std::string_view m = request.substr(0, sp);
-  for (const char c : m) {
-    if (!absl::ascii_isalpha(static_cast<unsigned char>(c)) && c != '-' && c != '_') return;
-  }
-  std::string_view target = request.substr(sp + 1);
-  target = target.substr(0, target.find(' '));
-  if (target.starts_with("http://") || target.starts_with("https://")) {
-    const std::size_t host = target.find("//") + 2;
-    const std::size_t slash = target.find('/', host);
-    target = slash == std::string_view::npos ? std::string_view("/") : target.substr(slash);
-  }
-  if (target.empty()) return;
-  method = m;
-  path = target.substr(0, target.find_first_of("?#"));
-}
-
-std::string_view CutQuery(std::string_view target) {
-  return target.substr(0, target.find_first_of("?#"));
-}
 
 // Appends a client address in sluiced's rendering: IPv4 as it is, IPv6 canonical (IPv4-mapped
 // as IPv4), /64 prefixes of IPv6 with "/64". Text that is no address is kept as it is (a log
@@ -289,7 +264,7 @@ LogParser::Result LogParser::ParseClf(std::string_view s, LogLine& out, const ch
     why = "unterminated request";
     return Result::kMalformed;
   }
-  SplitRequest(s.substr(rq, rq_end - rq), out.method, out.path);
+  const std::string_view request = s.substr(rq, rq_end - rq);
   // " STATUS BYTES"
   std::size_t i = rq_end + 1;
   if (i + 4 > s.size() || s[i] != ' ') {
@@ -318,7 +293,7 @@ LogParser::Result LogParser::ParseClf(std::string_view s, LogLine& out, const ch
       why = "bad response size";
       return Result::kMalformed;
     }
-    return Result::kOk;
+    return ReadClfRequest(request, out, why);
   }
   // ' "REFERER" "USER-AGENT"'
   std::string_view headers[2];
@@ -343,7 +318,20 @@ LogParser::Result LogParser::ParseClf(std::string_view s, LogLine& out, const ch
       }
     }
   }
-  return Result::kOk;
+  return ReadClfRequest(request, out, why);
+}
+
+// The method and normalised path of a well-formed line's request, or why sluiced refuses it.
+LogParser::Result LogParser::ReadClfRequest(std::string_view request, LogLine& out,
+                                            const char*& why) {
+  std::string_view target;
+  if (!SplitRequestLine(request, out.method, target)) {
+    why =
+        "no request line (nginx writes \"-\" for a connection that sent none): sluiced "
+        "decides no request";
+    return Result::kRefused;
+  }
+  return request_.Read(out.method, target, true, out.path, why) ? Result::kOk : Result::kRefused;
 }
 
 LogParser::Result LogParser::ParseJson(std::string_view s, LogLine& out, const char*& why) {
@@ -439,14 +427,18 @@ LogParser::Result LogParser::ParseJson(std::string_view s, LogLine& out, const c
   }
   out.ip = value[kIp];
   out.method = value[kMethod];
-  out.path = CutQuery(value[kPath]);
-  if ((out.method.empty() || out.path.empty()) && !value[kRequest].empty()) {
+  std::string_view target = value[kPath];
+  if ((out.method.empty() || target.empty()) && !value[kRequest].empty()) {
     std::string_view m;
-    std::string_view p;
-    SplitRequest(value[kRequest], m, p);
+    std::string_view t;
+    if (!SplitRequestLine(value[kRequest], m, t)) {
+      why = "the request field is no request line: sluiced decides no request";
+      return Result::kRefused;
+    }
     if (out.method.empty()) out.method = m;
-    if (out.path.empty()) out.path = p;
+    if (target.empty()) target = t;
   }
+  if (!request_.Read(out.method, target, false, out.path, why)) return Result::kRefused;
   out.key = value[kKey];
   if (!value[kCost].empty() && !absl::SimpleAtoi(Absl(value[kCost]), &out.cost)) {
     why = "bad cost field (expected a non-negative integer)";

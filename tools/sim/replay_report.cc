@@ -71,6 +71,12 @@ void PrintReplayTable(std::FILE* f, const LogReplayReport& r) {
     if (r.malformed > r.first_malformed.size()) std::fprintf(f, "\n    ...");
     std::fprintf(f, "\n");
   }
+  if (r.refused > 0) {
+    std::fprintf(f,
+                 "  refused: %llu lines sluiced would answer 400 before any policy, left out "
+                 "(first: %s)\n",
+                 static_cast<unsigned long long>(r.refused), r.refused_why.c_str());
+  }
   if (r.no_key > 0) {
     std::fprintf(f, "  without a key: %llu lines, left out (first: %s)\n",
                  static_cast<unsigned long long>(r.no_key), r.no_key_why.c_str());
@@ -128,17 +134,19 @@ void PrintReplayJson(std::FILE* f, const LogReplayReport& r) {
   std::fprintf(
       f,
       "{\"files\": [%s], \"format\": %s, \"key\": %s, \"lines\": %llu, \"requests\": %llu, "
-      "\"clients\": %llu, \"malformed\": %llu, \"first_malformed\": [%s], \"no_key\": %llu, "
+      "\"clients\": %llu, \"malformed\": %llu, \"first_malformed\": [%s], \"refused\": %llu, "
+      "\"no_key\": %llu, "
       "\"skipped\": %llu, \"late\": %llu, \"window_ns\": %lld, \"spread\": %s, "
       "\"first_time_ns\": %lld, \"last_time_ns\": %lld, \"sweep\": \"%s\", \"target\": "
       "{\"of\": \"%s\", \"percent\": %g},\n\"points\": [",
       absl::StrJoin(files, ", ").c_str(), Json(r.format).c_str(), Json(r.key).c_str(),
       static_cast<unsigned long long>(r.lines), static_cast<unsigned long long>(r.requests),
       static_cast<unsigned long long>(r.clients), static_cast<unsigned long long>(r.malformed),
-      absl::StrJoin(bad, ", ").c_str(), static_cast<unsigned long long>(r.no_key),
-      static_cast<unsigned long long>(r.skipped), static_cast<unsigned long long>(r.late),
-      static_cast<long long>(r.replay.window_ns), r.replay.spread ? "true" : "false",
-      static_cast<long long>(r.first_ns), static_cast<long long>(r.last_ns),
+      absl::StrJoin(bad, ", ").c_str(), static_cast<unsigned long long>(r.refused),
+      static_cast<unsigned long long>(r.no_key), static_cast<unsigned long long>(r.skipped),
+      static_cast<unsigned long long>(r.late), static_cast<long long>(r.replay.window_ns),
+      r.replay.spread ? "true" : "false", static_cast<long long>(r.first_ns),
+      static_cast<long long>(r.last_ns),
       r.sweep.dimension == SweepDimension::kRate
           ? "rate"
           : (r.sweep.dimension == SweepDimension::kBurst ? "burst" : "none"),
