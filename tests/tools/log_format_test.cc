@@ -83,6 +83,16 @@ TEST(LogTimeTest, EveryMonthAndZone) {
         "1/Oct/2000:13:55:36 +0000", "10/Oct/2000 13:55:36 +0000"}) {
     EXPECT_FALSE(ParseClfTime(bad, t)) << bad;
   }
+  // Up to 2116-02-20 (half the int64 range of ns); later years overflowed (found by fuzzing).
+  ASSERT_TRUE(ParseClfTime("01/Jan/2116:00:00:00 +0000", t));
+  EXPECT_EQ(t, Utc(2116, 1, 1, 0, 0, 0));
+  for (const char* late : {"01/Mar/2116:00:00:00 +0000", "31/Dec/9999:23:59:59 -2359"}) {
+    EXPECT_FALSE(ParseClfTime(late, t)) << late;
+  }
+  EXPECT_FALSE(ParseIsoTime("9999-12-31T23:59:59Z", t));
+  EXPECT_FALSE(ParseEpochTime("99999999999.5", t));
+  EXPECT_FALSE(ParseEpochTime("4611686019.5", t));
+  ASSERT_TRUE(ParseEpochTime("4611686018.5", t));
 }
 
 TEST(LogTimeTest, DaysFromCivilAgreesWithTimegm) {
@@ -245,6 +255,15 @@ TEST(LogFormatTest, PathsAreNormalisedAsSluicedNormalisesThem) {
   // A JSON log without a method or target says nothing sluiced would refuse.
   LogParser json_ip = Parser(LogFormat::kJson);
   EXPECT_EQ(KeyOf(json_ip, R"({"time":1,"remote_addr":"192.0.2.1"})"), "ip=192.0.2.1");
+}
+
+// Found by fuzzing: a time of 26 NUL bytes matched the empty time cache of a fresh parser and
+// read as 1970-01-01, while a parser that had seen a line refused it.
+TEST(LogFormatTest, ATimeOfNulBytesIsMalformedInAFreshParser) {
+  LogParser p = Parser(LogFormat::kCombined);
+  const std::string line = std::string("192.0.2.1 - - [") + std::string(kClfTimeSize, '\0') +
+                           R"(] "GET / HTTP/1.1" 200 1 "-" "-")";
+  EXPECT_TRUE(KeyOf(p, line).starts_with("MALFORMED: bad time")) << KeyOf(p, line);
 }
 
 TEST(LogFormatTest, KeyPartsAFormatCannotHaveAreErrors) {

@@ -248,7 +248,7 @@ LogParser::Result LogParser::ParseClf(std::string_view s, LogLine& out, const ch
     return Result::kMalformed;
   }
   const std::string_view time = s.substr(lb + 1, kClfTimeSize);
-  if (std::memcmp(time.data(), last_time_, kClfTimeSize) == 0) {
+  if (has_last_time_ && std::memcmp(time.data(), last_time_, kClfTimeSize) == 0) {
     out.t_ns = last_time_ns_;
   } else {
     if (!ParseClfTime(time, out.t_ns)) {
@@ -257,6 +257,7 @@ LogParser::Result LogParser::ParseClf(std::string_view s, LogLine& out, const ch
     }
     std::memcpy(last_time_, time.data(), kClfTimeSize);
     last_time_ns_ = out.t_ns;
+    has_last_time_ = true;
   }
   const std::size_t rq = rb + 3;
   const std::size_t rq_end = CloseQuote(s, rq);

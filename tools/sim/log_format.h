@@ -116,6 +116,7 @@ class LogParser {
   // The last CLF time text and its value: a log's lines share their second in long runs.
   char last_time_[32] = {};
   std::int64_t last_time_ns_ = 0;
+  bool has_last_time_ = false;  // else the cache is empty (26 NULs must not match it)
 };
 
 }  // namespace sluice::sim
