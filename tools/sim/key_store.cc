@@ -1,5 +1,7 @@
 #include "sim/key_store.h"
 
+#include <sys/mman.h>
+
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
@@ -12,6 +14,18 @@ namespace sluice::sim {
 namespace {
 
 constexpr std::size_t kInitialSlots = 1024;
+constexpr std::size_t kHugePage = std::size_t{2} << 20;
+
+// Zeroed memory for chunks and the index: from 2 MiB on, 2 MiB aligned and marked for
+// transparent huge pages (a hint: refused, it is ordinary memory).
+void* Allocate(std::size_t bytes) {
+  const std::size_t align = bytes >= kHugePage ? kHugePage : kCacheLine;
+  bytes = (bytes + align - 1) / align * align;
+  void* p = std::aligned_alloc(align, bytes);
+  if (p == nullptr) throw std::bad_alloc();
+  if (align == kHugePage) madvise(p, bytes, MADV_HUGEPAGE);
+  return p;
+}
 
 std::size_t RoundUp(std::size_t n, std::size_t to) { return (n + to - 1) / to * to; }
 
@@ -23,11 +37,13 @@ std::uint32_t Load32(const std::byte* p) {
 
 }  // namespace
 
-void KeyStore::FreeChunk::operator()(std::byte* p) const { std::free(p); }
+void KeyStore::FreeChunk::operator()(void* p) const { std::free(p); }
 
 KeyStore::KeyStore(std::size_t body_bytes)
-    : body_bytes_(RoundUp(body_bytes, kBodyAlign)), slots_(kInitialSlots, Slot{0, nullptr}) {
-  mask_ = slots_.size() - 1;
+    : body_bytes_(RoundUp(body_bytes, kBodyAlign)),
+      slots_(static_cast<Slot*>(Allocate(kInitialSlots * sizeof(Slot)))),
+      mask_(kInitialSlots - 1) {
+  std::memset(slots_.get(), 0, kInitialSlots * sizeof(Slot));
 }
 
 KeyStore::~KeyStore() = default;
@@ -39,15 +55,15 @@ std::string_view KeyStore::key(std::uint32_t id) const {
 
 std::uint32_t KeyStore::IdOf(const std::byte* body) { return Load32(body - kHeader + 4); }
 
-std::size_t KeyStore::bytes() const { return chunk_bytes_ + slots_.size() * sizeof(Slot); }
+std::size_t KeyStore::bytes() const { return chunk_bytes_ + (mask_ + 1) * sizeof(Slot); }
 
 std::uint64_t KeyStore::Hash(std::string_view key) { return absl::Hash<std::string_view>{}(key); }
 
 KeyStore::Found KeyStore::FindOrInsert(std::string_view key, std::uint64_t hash) {
   for (std::size_t i = hash & mask_;; i = (i + 1) & mask_) {
-    Slot& s = slots_[i];
+    Slot& s = slots_.get()[i];
     if (s.record == nullptr) {
-      if ((records_.size() + 1) * 2 > slots_.size()) {
+      if ((records_.size() + 1) * 2 > mask_ + 1) {
         Grow();
         return FindOrInsert(key, hash);  // once: the grown index has room
       }
@@ -64,9 +80,8 @@ KeyStore::Found KeyStore::FindOrInsert(std::string_view key, std::uint64_t hash)
 std::byte* KeyStore::NewRecord(std::string_view key) {
   const std::size_t size = RoundUp(kHeader + body_bytes_ + key.size(), kCacheLine);
   if (static_cast<std::size_t>(end_ - free_) < size) {
-    const std::size_t bytes = std::max(kChunkBytes, size);
-    auto* chunk = static_cast<std::byte*>(std::aligned_alloc(kCacheLine, bytes));
-    if (chunk == nullptr) throw std::bad_alloc();
+    const std::size_t bytes = RoundUp(std::max(kChunkBytes, size), kHugePage);
+    auto* chunk = static_cast<std::byte*>(Allocate(bytes));
     chunks_.emplace_back(chunk);
     free_ = chunk;
     end_ = chunk + bytes;
@@ -84,15 +99,21 @@ std::byte* KeyStore::NewRecord(std::string_view key) {
   return r;
 }
 
+// Doubles the index. Slot i of the old index moves to about i or i + old size of the new one
+// (its hash, kept, says which): two sequential streams, no rehash.
 void KeyStore::Grow() {
-  std::vector<Slot> old(slots_.size() * 2, Slot{0, nullptr});
+  const std::size_t old_size = mask_ + 1;
+  std::unique_ptr<Slot[], FreeChunk> old(static_cast<Slot*>(Allocate(2 * old_size * sizeof(Slot))));
+  std::memset(old.get(), 0, 2 * old_size * sizeof(Slot));
   old.swap(slots_);
-  mask_ = slots_.size() - 1;
-  for (const Slot& s : old) {
+  mask_ = 2 * old_size - 1;
+  Slot* const slots = slots_.get();
+  for (std::size_t k = 0; k < old_size; ++k) {
+    const Slot& s = old[k];
     if (s.record == nullptr) continue;
     std::size_t i = s.hash & mask_;
-    while (slots_[i].record != nullptr) i = (i + 1) & mask_;
-    slots_[i] = s;
+    while (slots[i].record != nullptr) i = (i + 1) & mask_;
+    slots[i] = s;
   }
 }
 

@@ -2,7 +2,7 @@
 // replay's per-key state), found by an open-addressing index. Built for logs in which nearly
 // every line is a new client, where a decision runs at the speed of its cache misses:
 //
-//   record (64-byte aligned, in 1 MiB chunks that never move):
+//   record (64-byte aligned, in 2 MiB chunks that never move):
 //     [key_size u32][id u32][body: body_bytes, 8-aligned][key bytes]      padded to 64
 //   index (open addressing, linear probing, at most half full, doubled when it would be more):
 //     slot = [hash u64][record*]                                          16 bytes
@@ -43,9 +43,9 @@ class KeyStore {
   [[nodiscard]] static std::uint64_t Hash(std::string_view key);
   // Hints for a key looked up soon (results never depend on them): fetch its index slot into
   // the cache; then, once that is there, the record its first slot names.
-  void PrefetchSlot(std::uint64_t hash) const { __builtin_prefetch(&slots_[hash & mask_]); }
+  void PrefetchSlot(std::uint64_t hash) const { __builtin_prefetch(&slots_.get()[hash & mask_]); }
   void PrefetchRecord(std::uint64_t hash) const {
-    const Slot& s = slots_[hash & mask_];
+    const Slot& s = slots_.get()[hash & mask_];
     if (s.hash == hash) __builtin_prefetch(s.record);
   }
 
@@ -59,20 +59,21 @@ class KeyStore {
 
  private:
   static constexpr std::size_t kHeader = 8;  // key_size, id
-  static constexpr std::size_t kChunkBytes = std::size_t{1} << 20;
+  // 2 MiB, aligned: with transparent huge pages (madvise), a chunk is one page fault, not 512.
+  static constexpr std::size_t kChunkBytes = std::size_t{2} << 20;
   struct Slot {
     std::uint64_t hash;
     std::byte* record;  // nullptr: empty
   };
   struct FreeChunk {
-    void operator()(std::byte* p) const;
+    void operator()(void* p) const;
   };
 
   std::byte* NewRecord(std::string_view key);
   void Grow();
 
   std::size_t body_bytes_;
-  std::vector<Slot> slots_;
+  std::unique_ptr<Slot[], FreeChunk> slots_;  // mask_ + 1 of them, zero: empty
   std::size_t mask_ = 0;
   std::vector<std::byte*> records_;  // by id
   std::vector<std::unique_ptr<std::byte, FreeChunk>> chunks_;

@@ -1,7 +1,7 @@
 // The replay of a log: every request decided by every chosen algorithm at every point of a
-// sweep, in one pass. Streaming: memory grows with the keys (per key: its name, a short list
-// of its requests within the last period, and per algorithm and point its state, its denials
-// and its admitted count in that period), never with the log's length.
+// sweep, in one pass. Streaming: memory grows with the keys (per key: its name, and per
+// algorithm and point its state, its denials and its admitted count in the last period) and
+// with the requests admitted within one period, never with the log's length.
 //
 // Requests may come out of time order by up to `window` (a log is written as requests finish,
 // not as they start): they are held and decided in time order. One later than that is
