@@ -72,7 +72,8 @@ adversarial: configure
 # Each target starts from its seed corpus (fuzz/corpus/<target>, read only) and writes what it
 # finds to a scratch dir, never into the repository; crash-* files land there too.
 FUZZ_SECONDS ?= 60
-FUZZ_TARGETS := http_parser normalise config policy_set trace response_parser forward_request
+FUZZ_TARGETS := http_parser normalise config policy_set trace log_parser response_parser \
+  forward_request
 FUZZ_OUT ?= $(CURDIR)/build/fuzz/out
 
 fuzz: deps

@@ -1,8 +1,10 @@
 // sluice-sim --log's replay speed: combined-format access-log lines per second, parsing
 // included (the line parsed, its key built, the request decided and counted), single-threaded.
 // The log is generated once in memory: two hours of traffic, 300 requests/s, clients drawn
-// Zipf(1.1) from 20k addresses (a few heavy clients, a long tail) or uniformly from 250k
-// (nearly every line a new key: the cache-miss bound). Arguments: points of the sweep
+// Zipf(1.1) from 20k addresses (a few heavy clients, a long tail), uniformly from 250k
+// (nearly every line a new key: the cache-miss bound), or a new client on every line (1M keys,
+// all unique: every line inserts a key). Arguments: the clients (1 Zipf, 0 uniform, 2 unique),
+// points of the sweep
 // (rate=1/s..100/s) and whether all six algorithms run or gcra alone. items_per_second is
 // lines per second of the thread's CPU time (the machine may be shared: CPU time is what one
 // core spends); PERF.md has the figures.
@@ -28,7 +30,10 @@ struct Log {
   std::vector<std::string_view> lines;
 };
 
-Log MakeLog(bool zipf) {
+enum class Clients { kUniform = 0, kZipf = 1, kUnique = 2 };
+
+Log MakeLog(Clients clients) {
+  const bool zipf = clients == Clients::kZipf;
   constexpr std::size_t kLines = 1'000'000;
   constexpr std::size_t kZipfClients = 20'000;
   constexpr std::size_t kUniformClients = 250'000;
@@ -53,8 +58,10 @@ Log MakeLog(bool zipf) {
       const double x = u01(rng) * cumulative.back();
       client = static_cast<std::size_t>(std::lower_bound(cumulative.begin(), cumulative.end(), x) -
                                         cumulative.begin());
-    } else {
+    } else if (clients == Clients::kUniform) {
       client = rng() % kUniformClients;
+    } else {
+      client = i;
     }
     const std::time_t t = start + static_cast<std::time_t>(i / 300);
     std::tm tm{};
@@ -77,15 +84,26 @@ Log MakeLog(bool zipf) {
   return log;
 }
 
-const Log& TheLog(bool zipf) {
-  static const Log kZipf = MakeLog(true);
-  static const Log kUniform = MakeLog(false);
-  return zipf ? kZipf : kUniform;
+const Log& TheLog(Clients clients) {
+  switch (clients) {
+    case Clients::kZipf: {
+      static const Log kZipf = MakeLog(Clients::kZipf);
+      return kZipf;
+    }
+    case Clients::kUniform: {
+      static const Log kUniform = MakeLog(Clients::kUniform);
+      return kUniform;
+    }
+    case Clients::kUnique:
+      break;
+  }
+  static const Log kUnique = MakeLog(Clients::kUnique);
+  return kUnique;
 }
 
-// Args: zipf (1) or uniform (0) clients; sweep points; all algorithms (1) or gcra (0).
+// Args: clients (Clients); sweep points; all algorithms (1) or gcra (0).
 void BM_ReplayCombined(benchmark::State& state) {
-  const Log& log = TheLog(state.range(0) == 1);
+  const Log& log = TheLog(static_cast<Clients>(state.range(0)));
   const auto points = static_cast<std::size_t>(state.range(1));
   sim::LogParserOptions parser_options;
   parser_options.format = sim::LogFormat::kCombined;
@@ -122,16 +140,17 @@ void BM_ReplayCombined(benchmark::State& state) {
   state.SetBytesProcessed(state.iterations() * static_cast<std::int64_t>(log.text.size()));
 }
 BENCHMARK(BM_ReplayCombined)
-    ->ArgNames({"zipf", "points", "all"})
+    ->ArgNames({"clients", "points", "all"})
     ->Args({1, 1, 0})
     ->Args({0, 1, 0})
+    ->Args({2, 1, 0})
     ->Args({1, 10, 0})
     ->Args({1, 10, 1})
     ->Unit(benchmark::kMillisecond);
 
 // The parse alone, for the split of the figure above.
 void BM_ParseCombined(benchmark::State& state) {
-  const Log& log = TheLog(true);
+  const Log& log = TheLog(Clients::kZipf);
   sim::LogParserOptions parser_options;
   auto parser = sim::LogParser::Create(parser_options);
   if (!parser.ok()) std::abort();

@@ -8,6 +8,7 @@
 #include <random>
 #include <string>
 
+#include "absl/strings/str_cat.h"
 #include "sim/key_spec.h"
 #include "sim/log_time.h"
 
@@ -39,7 +40,7 @@ LogParser Parser(LogFormat format, std::string key = "", LogFields fields = {},
   return *std::move(p);
 }
 
-// The key of one line, or "MALFORMED: why" / "NOKEY: why" / "SKIPPED".
+// The key of one line, or "MALFORMED: why" / "NOKEY: why" / "SKIPPED" / "REFUSED: why".
 std::string KeyOf(LogParser& p, std::string_view line, std::int64_t* t = nullptr) {
   LogLine fields;
   const char* why = nullptr;
@@ -48,6 +49,8 @@ std::string KeyOf(LogParser& p, std::string_view line, std::int64_t* t = nullptr
       return std::string("MALFORMED: ") + why;
     case LogParser::Result::kSkipped:
       return "SKIPPED";
+    case LogParser::Result::kRefused:
+      return std::string("REFUSED: ") + why;
     case LogParser::Result::kOk:
       break;
   }
@@ -80,6 +83,16 @@ TEST(LogTimeTest, EveryMonthAndZone) {
         "1/Oct/2000:13:55:36 +0000", "10/Oct/2000 13:55:36 +0000"}) {
     EXPECT_FALSE(ParseClfTime(bad, t)) << bad;
   }
+  // Up to 2116-02-20 (half the int64 range of ns); later years overflowed (found by fuzzing).
+  ASSERT_TRUE(ParseClfTime("01/Jan/2116:00:00:00 +0000", t));
+  EXPECT_EQ(t, Utc(2116, 1, 1, 0, 0, 0));
+  for (const char* late : {"01/Mar/2116:00:00:00 +0000", "31/Dec/9999:23:59:59 -2359"}) {
+    EXPECT_FALSE(ParseClfTime(late, t)) << late;
+  }
+  EXPECT_FALSE(ParseIsoTime("9999-12-31T23:59:59Z", t));
+  EXPECT_FALSE(ParseEpochTime("99999999999.5", t));
+  EXPECT_FALSE(ParseEpochTime("4611686019.5", t));
+  ASSERT_TRUE(ParseEpochTime("4611686018.5", t));
 }
 
 TEST(LogTimeTest, DaysFromCivilAgreesWithTimegm) {
@@ -143,12 +156,12 @@ TEST(LogFormatTest, CombinedLines) {
   EXPECT_EQ(KeyOf(p, R"(::ffff:192.0.2.9 - - [10/Oct/2000:13:55:36 +0000] "GET / HTTP/1.1" 200 )"
                      R"(1 "-" "-")"),
             "ip=192.0.2.9");
-  // A request line that is no request still counts for an ip key.
-  EXPECT_EQ(
-      KeyOf(p, R"(192.0.2.4 - - [10/Oct/2000:13:55:36 +0000] "\x16\x03\x01" 400 150 "-" "-")"),
-      "ip=192.0.2.4");
-  EXPECT_EQ(KeyOf(p, R"(192.0.2.4 - - [10/Oct/2000:13:55:36 +0000] "-" 400 0 "-" "-")"),
-            "ip=192.0.2.4");
+  // A request line that is no request is none sluiced decides, whatever the key: refused.
+  EXPECT_TRUE(
+      KeyOf(p, R"(192.0.2.4 - - [10/Oct/2000:13:55:36 +0000] "\x16\x03\x01" 400 150 "-" "-")")
+          .starts_with("REFUSED: no request line"));
+  EXPECT_TRUE(KeyOf(p, R"(192.0.2.4 - - [10/Oct/2000:13:55:36 +0000] "-" 400 0 "-" "-")")
+                  .starts_with("REFUSED: no request line"));
   // Malformed.
   for (const char* bad : {
            "",
@@ -175,7 +188,7 @@ TEST(LogFormatTest, CommonLinesAndKeyParts) {
                           R"(http://example.com/a/b?c HTTP/1.1" 200 -)"),
             "ip=192.0.2.1 method=GET path=/a/b");
   EXPECT_TRUE(KeyOf(common, R"(192.0.2.1 - - [10/Oct/2000:13:55:36 -0700] "-" 400 0)")
-                  .starts_with("NOKEY"));
+                  .starts_with("REFUSED"));
   // A combined line read as common: what follows the size is no business of the format.
   EXPECT_TRUE(KeyOf(common, R"(192.0.2.1 - - [10/Oct/2000:13:55:36 -0700] "GET / HTTP/1.1" 200 1 )"
                             R"("-" "-")")
@@ -194,6 +207,63 @@ TEST(LogFormatTest, CommonLinesAndKeyParts) {
   EXPECT_EQ(KeyOf(referer, R"(192.0.2.1 - - [10/Oct/2000:13:55:36 +0000] "GET / HTTP/1.1" 200 1 )"
                            R"("http://a/\"b" "-")"),
             R"(header=http://a/\"b)");
+}
+
+// The path key is the path sluiced's policies see: normalised by net/http's NormalisePath, so
+// every spelling of one path is one key; and what sluiced would answer 400 is refused.
+TEST(LogFormatTest, PathsAreNormalisedAsSluicedNormalisesThem) {
+  LogParser p = Parser(LogFormat::kCombined, "path");
+  const auto line = [](const char* request) {
+    return absl::StrCat(R"(192.0.2.1 - - [10/Oct/2000:13:55:36 +0000] ")", request,
+                        R"(" 200 1 "-" "-")");
+  };
+  for (const char* spelling :
+       {"GET /login HTTP/1.1", "GET /%6Cogin HTTP/1.1", "GET /%6c%6F%67%69%6E HTTP/1.1",
+        "GET //login HTTP/1.1", "GET /./login HTTP/1.1", "GET /a/../login HTTP/1.1",
+        "GET /a/b/%2E%2E/%2e%2e/login?next=/x HTTP/1.1", "GET ///.//login HTTP/1.0",
+        "GET /x%2F..%2Flogin HTTP/1.1", "GET http://example.com//login HTTP/1.1",
+        "GET https://example.com:8443/./login?a HTTP/1.1"}) {
+    EXPECT_EQ(KeyOf(p, line(spelling)), "path=/login") << spelling;
+  }
+  EXPECT_EQ(KeyOf(p, line("GET /login/ HTTP/1.1")), "path=/login/");  // a different path
+  EXPECT_EQ(KeyOf(p, line("GET /Login HTTP/1.1")), "path=/Login");    // case-sensitive
+  EXPECT_EQ(KeyOf(p, line("GET http://example.com HTTP/1.1")), "path=/");
+  EXPECT_EQ(KeyOf(p, line("OPTIONS * HTTP/1.1")), "path=*");
+  EXPECT_EQ(KeyOf(p, line("CONNECT example.com:443 HTTP/1.1")), "path=example.com:443");
+  // nginx writes a '\' or a byte outside visible ASCII as \xHH: undone before normalising.
+  EXPECT_EQ(KeyOf(p, line(R"(GET /a\x5Cb HTTP/1.1)")), R"(path=/a\b)");
+  EXPECT_EQ(KeyOf(p, line(R"(GET /a\"b HTTP/1.1)")), R"(path=/a"b)");  // Apache's \"
+  // What sluiced refuses with a 400 before any policy, refused whatever the key.
+  LogParser by_ip = Parser(LogFormat::kCombined);
+  for (const char* refused :
+       {"GET /%zz HTTP/1.1", "GET /a%00b HTTP/1.1", "GET /a%0Ab HTTP/1.1", "GET /.. HTTP/1.1",
+        "GET /a/../../b HTTP/1.1", "GET /a#b HTTP/1.1", "get /a HTTP/1.1", "G\x45T? /a HTTP/1.1",
+        R"(GET /a\x80 HTTP/1.1)", R"(GET /a\x01 HTTP/1.1)", "GET a/b HTTP/1.1",
+        "GET http://a@b/ HTTP/1.1", "GET * HTTP/1.1", "CONNECT example.com HTTP/1.1"}) {
+    EXPECT_TRUE(KeyOf(p, line(refused)).starts_with("REFUSED: sluiced refuses")) << refused;
+    EXPECT_TRUE(KeyOf(by_ip, line(refused)).starts_with("REFUSED: sluiced refuses")) << refused;
+  }
+  // JSON logs: the request_uri field, or the request line.
+  LogParser json = Parser(LogFormat::kJson, "[method, path]");
+  EXPECT_EQ(KeyOf(json, R"({"time":1,"request_method":"GET","request_uri":"/a/./b//c?d"})"),
+            "method=GET path=/a/b/c");
+  EXPECT_EQ(KeyOf(json, R"({"time":1,"request":"POST /%61/b HTTP/1.1"})"), "method=POST path=/a/b");
+  EXPECT_TRUE(KeyOf(json, R"({"time":1,"request_method":"GET","request_uri":"/%zz"})")
+                  .starts_with("REFUSED"));
+  EXPECT_TRUE(
+      KeyOf(json, R"({"time":1,"request_method":"get","request_uri":"/"})").starts_with("REFUSED"));
+  // A JSON log without a method or target says nothing sluiced would refuse.
+  LogParser json_ip = Parser(LogFormat::kJson);
+  EXPECT_EQ(KeyOf(json_ip, R"({"time":1,"remote_addr":"192.0.2.1"})"), "ip=192.0.2.1");
+}
+
+// Found by fuzzing: a time of 26 NUL bytes matched the empty time cache of a fresh parser and
+// read as 1970-01-01, while a parser that had seen a line refused it.
+TEST(LogFormatTest, ATimeOfNulBytesIsMalformedInAFreshParser) {
+  LogParser p = Parser(LogFormat::kCombined);
+  const std::string line = std::string("192.0.2.1 - - [") + std::string(kClfTimeSize, '\0') +
+                           R"(] "GET / HTTP/1.1" 200 1 "-" "-")";
+  EXPECT_TRUE(KeyOf(p, line).starts_with("MALFORMED: bad time")) << KeyOf(p, line);
 }
 
 TEST(LogFormatTest, KeyPartsAFormatCannotHaveAreErrors) {

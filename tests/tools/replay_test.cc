@@ -13,6 +13,7 @@
 #include <deque>
 #include <fstream>
 #include <map>
+#include <optional>
 #include <random>
 #include <string>
 #include <vector>
@@ -216,6 +217,57 @@ TEST(ReplayTest, SweepMatchesIndependentReferences) {
   }
 }
 
+// A rate x burst grid in one pass, every point against the references, and its knees against
+// the smallest rate (then burst) meeting the target found from the references themselves.
+TEST(ReplayTest, GridSweepMatchesIndependentReferences) {
+  const Generated g = Generate(23);
+  const std::string plain = TempPath("replay_grid.log");
+  WritePlain(plain, g.lines);
+  LogReplayRequest request =
+      Request(plain, "rate=2/s..60/s:5,burst=1,4,16,64", {"gcra", "sliding-log"}, 1);
+  request.target = *ParseTarget("3%");
+  auto report = ReplayLogs(request);
+  ASSERT_TRUE(report.ok()) << report.status();
+  ASSERT_EQ(report->sweep.dimension, SweepDimension::kGrid);
+  ASSERT_EQ(report->results.size(), 2u * 5 * 4);
+  const auto meets = [&](const Expected& x) {
+    return 100.0 * static_cast<double>(x.denied) / static_cast<double>(g.in_time_order.size()) <=
+           3.0;
+  };
+  std::optional<SweepPoint> gcra_knee;
+  std::vector<std::optional<std::uint64_t>> per_burst(4);
+  for (std::size_t i = 0; i < report->results.size(); ++i) {
+    const PointResult& p = report->results[i];
+    const std::uint64_t count = p.point.rate.count;
+    const bool gcra = p.algorithm == "gcra";
+    const Expected want = gcra ? GcraReference(g.in_time_order, count, p.point.burst)
+                               : SlidingLogReference(g.in_time_order, count);
+    SCOPED_TRACE(p.algorithm + " at " + p.point.rate.ToString() + " burst " +
+                 std::to_string(p.point.burst));
+    EXPECT_EQ(p.point.burst, (std::vector<std::uint64_t>{1, 4, 16, 64})[i % 4]);
+    EXPECT_EQ(p.requests, g.in_time_order.size());
+    EXPECT_EQ(p.denied, want.denied);
+    EXPECT_EQ(p.clients_denied, want.clients_denied);
+    EXPECT_EQ(p.worst_overshoot, want.worst_overshoot);
+    if (gcra && meets(want)) {
+      if (!gcra_knee) gcra_knee = p.point;
+      if (!per_burst[i % 4]) per_burst[i % 4] = count;
+    }
+  }
+  ASSERT_TRUE(gcra_knee.has_value());  // the sweep reaches the target somewhere
+  const auto knee = Knee(report->results, "gcra", report->target);
+  ASSERT_TRUE(knee.has_value());
+  EXPECT_EQ(report->results[*knee].point, *gcra_knee);
+  const auto knees = KneePerBurst(report->results, "gcra", report->sweep, report->target);
+  ASSERT_EQ(knees.size(), 4u);
+  for (std::size_t b = 0; b < 4; ++b) {
+    ASSERT_EQ(knees[b].has_value(), per_burst[b].has_value()) << b;
+    if (knees[b]) {
+      EXPECT_EQ(report->results[*knees[b]].point.rate.count, *per_burst[b]) << b;
+    }
+  }
+}
+
 TEST(ReplayTest, EveryAlgorithmAtEveryPointInOnePassAgreesWithOnePointRuns) {
   const Generated g = Generate(5);
   const std::string plain = TempPath("replay_points.log");
@@ -332,6 +384,35 @@ TEST(SweepTest, ParsesRangesListsAndTargets) {
   EXPECT_EQ(s->points.front().rate, (Rate{10, std::chrono::minutes(1)}));
   for (const char* bad : {"rate", "rate=10/s..1/s", "rate=10/s..100/m", "rate=1/s..2/s:1",
                           "speed=1..2", "burst=0,1", "rate=x"}) {
+    EXPECT_FALSE(ParseSweep(bad, rate, 20).ok()) << bad;
+  }
+  // A grid: rate-major, both axes parsed as alone; the order of the axes does not matter.
+  s = ParseSweep("rate=1/s,4/s,2/s,burst=1..8:4", rate, 20);
+  ASSERT_TRUE(s.ok()) << s.status();
+  EXPECT_EQ(s->dimension, SweepDimension::kGrid);
+  EXPECT_EQ(s->rates, 3u);
+  EXPECT_EQ(s->bursts, 4u);
+  EXPECT_FALSE(s->geometric);
+  EXPECT_TRUE(s->burst_geometric);
+  std::vector<std::pair<std::uint64_t, std::uint64_t>> grid;
+  for (const SweepPoint& p : s->points) grid.emplace_back(p.rate.count, p.burst);
+  EXPECT_EQ(grid, (std::vector<std::pair<std::uint64_t, std::uint64_t>>{{1, 1},
+                                                                        {1, 2},
+                                                                        {1, 4},
+                                                                        {1, 8},
+                                                                        {2, 1},
+                                                                        {2, 2},
+                                                                        {2, 4},
+                                                                        {2, 8},
+                                                                        {4, 1},
+                                                                        {4, 2},
+                                                                        {4, 4},
+                                                                        {4, 8}}));
+  auto swapped = ParseSweep("burst=1..8:4,rate=1/s,2/s,4/s", rate, 20);
+  ASSERT_TRUE(swapped.ok()) << swapped.status();
+  EXPECT_EQ(swapped->points, s->points);
+  for (const char* bad : {"rate=1/s,rate=2/s", "burst=1,2,burst=3", "rate=1/s,burst=1,rate=2/s",
+                          "rate=1/s..100000/s:200,burst=1..100000:200", "rate=1/s,burst=0"}) {
     EXPECT_FALSE(ParseSweep(bad, rate, 20).ok()) << bad;
   }
   EXPECT_FALSE(ParseTarget("clients=0.5%")->clients == false);

@@ -11,6 +11,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
 #include "sim/log_json.h"
+#include "sim/log_request.h"
 #include "sim/log_time.h"
 
 namespace sluice::sim {
@@ -37,32 +38,6 @@ enum Slot : int {
   kHeader0
 };
 constexpr int kSlots = kHeader0 + KeySpec::kMaxParts;
-
-// Method and path of a request line "METHOD TARGET[ VERSION]"; empty when it is not one.
-void SplitRequest(std::string_view request, std::string_view& method, std::string_view& path) {
-  method = {};
-  path = {};
-  const std::size_t sp = request.find(' ');
-  if (sp == std::string_view::npos || sp == 0) return;
-  const std::string_view m = request.substr(0, sp);
-  for (const char c : m) {
-    if (!absl::ascii_isalpha(static_cast<unsigned char>(c)) && c != '-' && c != '_') return;
-  }
-  std::string_view target = request.substr(sp + 1);
-  target = target.substr(0, target.find(' '));
-  if (target.starts_with("http://") || target.starts_with("https://")) {
-    const std::size_t host = target.find("//") + 2;
-    const std::size_t slash = target.find('/', host);
-    target = slash == std::string_view::npos ? std::string_view("/") : target.substr(slash);
-  }
-  if (target.empty()) return;
-  method = m;
-  path = target.substr(0, target.find_first_of("?#"));
-}
-
-std::string_view CutQuery(std::string_view target) {
-  return target.substr(0, target.find_first_of("?#"));
-}
 
 // Appends a client address in sluiced's rendering: IPv4 as it is, IPv6 canonical (IPv4-mapped
 // as IPv4), /64 prefixes of IPv6 with "/64". Text that is no address is kept as it is (a log
@@ -100,53 +75,6 @@ bool ParseAnyTime(std::string_view text, std::int64_t& t) {
 }
 
 }  // namespace
-
-absl::StatusOr<LogFormat> ParseLogFormat(std::string_view name) {
-  if (name == "combined") return LogFormat::kCombined;
-  if (name == "common") return LogFormat::kCommon;
-  if (name == "json") return LogFormat::kJson;
-  if (name == "sluiced") return LogFormat::kSluiced;
-  return absl::InvalidArgumentError(
-      absl::StrCat("unknown log format '", Absl(name), "' (known: ", Absl(kLogFormats), ")"));
-}
-
-absl::Status ApplyFieldFlag(std::string_view text, LogFields& fields) {
-  for (absl::string_view item : absl::StrSplit(Absl(text), ',', absl::SkipWhitespace())) {
-    item = absl::StripAsciiWhitespace(item);
-    const std::size_t eq = item.find('=');
-    if (eq == absl::string_view::npos || eq == 0 || eq + 1 == item.size()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("--field '", item, "': expected NAME=FIELD (NAME: ", Absl(kFieldNames),
-                       " or header:NAME)"));
-    }
-    const absl::string_view name = item.substr(0, eq);
-    std::string field(item.substr(eq + 1));
-    if (name == "time") {
-      fields.time = std::move(field);
-    } else if (name == "ip") {
-      fields.ip = std::move(field);
-    } else if (name == "method") {
-      fields.method = std::move(field);
-    } else if (name == "path") {
-      fields.path = std::move(field);
-    } else if (name == "request") {
-      fields.request = std::move(field);
-    } else if (name == "key") {
-      fields.key = std::move(field);
-    } else if (name == "cost") {
-      fields.cost = std::move(field);
-    } else if (absl::StartsWith(name, "header:")) {
-      auto part = KeyPartSpec::Parse(std::string_view(name.data(), name.size()));
-      if (!part.ok()) return part.status();
-      fields.headers.emplace_back(part->header, std::move(field));
-    } else {
-      return absl::InvalidArgumentError(absl::StrCat("--field '", item, "': unknown name '", name,
-                                                     "' (known: ", Absl(kFieldNames),
-                                                     " or header:NAME)"));
-    }
-  }
-  return absl::OkStatus();
-}
 
 absl::StatusOr<LogParser> LogParser::Create(LogParserOptions options) {
   LogParser p(std::move(options));
@@ -273,7 +201,7 @@ LogParser::Result LogParser::ParseClf(std::string_view s, LogLine& out, const ch
     return Result::kMalformed;
   }
   const std::string_view time = s.substr(lb + 1, kClfTimeSize);
-  if (std::memcmp(time.data(), last_time_, kClfTimeSize) == 0) {
+  if (has_last_time_ && std::memcmp(time.data(), last_time_, kClfTimeSize) == 0) {
     out.t_ns = last_time_ns_;
   } else {
     if (!ParseClfTime(time, out.t_ns)) {
@@ -282,6 +210,7 @@ LogParser::Result LogParser::ParseClf(std::string_view s, LogLine& out, const ch
     }
     std::memcpy(last_time_, time.data(), kClfTimeSize);
     last_time_ns_ = out.t_ns;
+    has_last_time_ = true;
   }
   const std::size_t rq = rb + 3;
   const std::size_t rq_end = CloseQuote(s, rq);
@@ -289,7 +218,7 @@ LogParser::Result LogParser::ParseClf(std::string_view s, LogLine& out, const ch
     why = "unterminated request";
     return Result::kMalformed;
   }
-  SplitRequest(s.substr(rq, rq_end - rq), out.method, out.path);
+  const std::string_view request = s.substr(rq, rq_end - rq);
   // " STATUS BYTES"
   std::size_t i = rq_end + 1;
   if (i + 4 > s.size() || s[i] != ' ') {
@@ -318,7 +247,7 @@ LogParser::Result LogParser::ParseClf(std::string_view s, LogLine& out, const ch
       why = "bad response size";
       return Result::kMalformed;
     }
-    return Result::kOk;
+    return ReadClfRequest(request, out, why);
   }
   // ' "REFERER" "USER-AGENT"'
   std::string_view headers[2];
@@ -343,7 +272,20 @@ LogParser::Result LogParser::ParseClf(std::string_view s, LogLine& out, const ch
       }
     }
   }
-  return Result::kOk;
+  return ReadClfRequest(request, out, why);
+}
+
+// The method and normalised path of a well-formed line's request, or why sluiced refuses it.
+LogParser::Result LogParser::ReadClfRequest(std::string_view request, LogLine& out,
+                                            const char*& why) {
+  std::string_view target;
+  if (!SplitRequestLine(request, out.method, target)) {
+    why =
+        "no request line (nginx writes \"-\" for a connection that sent none): sluiced "
+        "decides no request";
+    return Result::kRefused;
+  }
+  return request_.Read(out.method, target, true, out.path, why) ? Result::kOk : Result::kRefused;
 }
 
 LogParser::Result LogParser::ParseJson(std::string_view s, LogLine& out, const char*& why) {
@@ -439,14 +381,18 @@ LogParser::Result LogParser::ParseJson(std::string_view s, LogLine& out, const c
   }
   out.ip = value[kIp];
   out.method = value[kMethod];
-  out.path = CutQuery(value[kPath]);
-  if ((out.method.empty() || out.path.empty()) && !value[kRequest].empty()) {
+  std::string_view target = value[kPath];
+  if ((out.method.empty() || target.empty()) && !value[kRequest].empty()) {
     std::string_view m;
-    std::string_view p;
-    SplitRequest(value[kRequest], m, p);
+    std::string_view t;
+    if (!SplitRequestLine(value[kRequest], m, t)) {
+      why = "the request field is no request line: sluiced decides no request";
+      return Result::kRefused;
+    }
     if (out.method.empty()) out.method = m;
-    if (out.path.empty()) out.path = p;
+    if (target.empty()) target = t;
   }
+  if (!request_.Read(out.method, target, false, out.path, why)) return Result::kRefused;
   out.key = value[kKey];
   if (!value[kCost].empty() && !absl::SimpleAtoi(Absl(value[kCost]), &out.cost)) {
     why = "bad cost field (expected a non-negative integer)";

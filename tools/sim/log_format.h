@@ -6,9 +6,10 @@
 //   sluiced   sluiced's decision log (docs/config.md, log.denials): time_ns, client,
 //             forwarded_client, policy, key
 // Quoted fields keep their log escapes (nginx writes `"` as \x22, Apache as \"): a key is the
-// same text on every line that has it. The path is the request target's path as written, cut
-// at '?' and '#' (sluiced matches the path normalised: a log holding respelled paths may key
-// a few requests apart that sluiced would key together).
+// same text on every line that has it. The request is read as sluiced reads it (log_request.h):
+// the path is the target's path normalised by sluiced's own NormalisePath, so respellings of
+// one path are one key, and a line whose request sluiced would refuse before any policy (a 400)
+// is refused here too, whatever the key.
 // A parser is single-threaded and allocation-free per line once warm (its scratch strings are
 // reused).
 #ifndef SLUICE_TOOLS_SIM_LOG_FORMAT_H_
@@ -25,6 +26,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "sim/key_spec.h"
+#include "sim/log_request.h"
 
 namespace sluice::sim {
 
@@ -38,7 +40,7 @@ struct LogFields {
   std::string time = "time";  // ISO 8601, CLF time, or a Unix time (see log_time.h)
   std::string ip = "remote_addr";
   std::string method = "request_method";
-  std::string path = "request_uri";  // cut at '?'
+  std::string path = "request_uri";  // the target: its path is read as sluiced reads it
   std::string request = "request";   // "GET /x HTTP/1.1": method and path when those are absent
   std::string key;                   // set: the key is this field's value as it is (no --key)
   std::string cost;                  // set: the cost of the line (an integer), else 1
@@ -57,7 +59,7 @@ struct LogLine {
   std::uint64_t cost = 1;
   std::string_view ip;
   std::string_view method;
-  std::string_view path;
+  std::string_view path;    // normalised as sluiced normalises it (log_request.h)
   std::string_view key;     // json --field key=..., or sluiced's logged key
   std::string_view policy;  // sluiced
   std::array<std::string_view, KeySpec::kMaxParts> parts{};  // header parts, by spec index
@@ -78,9 +80,11 @@ class LogParser {
   // referer and user-agent; sluiced: anything but ip and ip/64), --key with json's key field.
   static absl::StatusOr<LogParser> Create(LogParserOptions options);
 
-  enum class Result : std::uint8_t { kOk, kMalformed, kSkipped };
+  enum class Result : std::uint8_t { kOk, kMalformed, kSkipped, kRefused };
   // Parses `line` (without its newline). kMalformed: `why` says what is wrong (a static
   // string). kSkipped: a well-formed line the replay leaves out (sluiced: another policy).
+  // kRefused: a well-formed line whose request sluiced would answer with a 400 before any
+  // policy, or that is no request at all; `why` says which.
   Result Parse(std::string_view line, LogLine& out, const char*& why);
 
   // Renders the key of a parsed line into `key` as sluiced's decision log renders keys
@@ -96,6 +100,7 @@ class LogParser {
   explicit LogParser(LogParserOptions options) : options_(std::move(options)) {}
   Result ParseClf(std::string_view line, LogLine& out, const char*& why);
   Result ParseJson(std::string_view line, LogLine& out, const char*& why);
+  Result ReadClfRequest(std::string_view request, LogLine& out, const char*& why);
 
   LogParserOptions options_;
   // JSON: wanted field names and where their values go.
@@ -107,9 +112,11 @@ class LogParser {
   std::vector<std::string> scratch_;  // per slot: unescaped values
   // combined: which header each header part reads (0 referer, 1 user-agent).
   std::array<std::uint8_t, KeySpec::kMaxParts> clf_header_{};
+  RequestReader request_;
   // The last CLF time text and its value: a log's lines share their second in long runs.
   char last_time_[32] = {};
   std::int64_t last_time_ns_ = 0;
+  bool has_last_time_ = false;  // else the cache is empty (26 NULs must not match it)
 };
 
 }  // namespace sluice::sim

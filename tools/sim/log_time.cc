@@ -1,11 +1,15 @@
 #include "sim/log_time.h"
 
+#include <cstdint>
 #include <cstring>
 
 namespace sluice::sim {
 namespace {
 
 constexpr std::int64_t kNsPerS = 1'000'000'000;
+// The latest time accepted (2116-02-20), in seconds: half the int64 range in nanoseconds, so
+// that a time and the replay's windows and periods added to it never overflow.
+constexpr std::int64_t kMaxSeconds = INT64_MAX / 2 / kNsPerS;
 
 // `n` decimal digits at `p` into `out`.
 bool Digits(const char* p, int n, unsigned& out) noexcept {
@@ -87,7 +91,7 @@ bool ParseClfTime(std::string_view t, std::int64_t& unix_ns) noexcept {
   std::int64_t east = 0;
   if (!Civil(y, mo, d, h, mi, s, seconds) || !Zone(t.substr(21), false, east)) return false;
   seconds -= east;
-  if (seconds < 0) return false;
+  if (seconds < 0 || seconds > kMaxSeconds) return false;
   unix_ns = seconds * kNsPerS;
   return true;
 }
@@ -124,7 +128,7 @@ bool ParseIsoTime(std::string_view t, std::int64_t& unix_ns) noexcept {
   std::int64_t seconds = 0;
   if (!Civil(y, mo, d, h, mi, s, seconds)) return false;
   seconds -= east;
-  if (seconds < 0) return false;
+  if (seconds < 0 || seconds > kMaxSeconds) return false;
   unix_ns = seconds * kNsPerS + fraction_ns;
   return true;
 }
@@ -152,7 +156,7 @@ bool ParseEpochTime(std::string_view t, std::int64_t& unix_ns) noexcept {
     unix_ns = static_cast<std::int64_t>(ns);
     return true;
   }
-  if (t[i] != '.' || whole >= 100'000'000'000ULL) return false;
+  if (t[i] != '.' || whole > static_cast<std::uint64_t>(kMaxSeconds)) return false;
   ++i;
   std::int64_t fraction_ns = 0;
   std::int64_t scale = kNsPerS / 10;

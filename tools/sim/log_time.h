@@ -1,5 +1,6 @@
 // Timestamps of access logs, to Unix nanoseconds. Allocation-free; every function returns
-// false (changing nothing) on text that is not exactly its format.
+// false (changing nothing) on text that is not exactly its format, or is before 1970 or after
+// 2116-02-20 (half the int64 range of nanoseconds: the replay adds windows to times).
 //   ParseClfTime    the common/combined log format's "10/Oct/2000:13:55:36 -0700" (English
 //                   month abbreviations, the zone +hhmm/-hhmm applied): whole seconds.
 //   ParseIsoTime    ISO 8601 / RFC 3339 "2000-10-10T13:55:36[.fraction](Z|+hh:mm|-hh:mm|+hhmm)"

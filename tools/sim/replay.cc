@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <bit>
 #include <chrono>
+#include <memory>
+#include <type_traits>
 #include <utility>
 
 #include "absl/status/status.h"
@@ -74,21 +76,71 @@ absl::StatusOr<std::unique_ptr<Replay>> Replay::Create(ReplayOptions options) {
   for (std::size_t a = 0; a < r->options_.algorithms.size(); ++a) {
     for (const SweepPoint& p : r->options_.points) r->limits_.push_back(p.rate.count);
   }
+  // A key's body: its head, its lanes, then each group's states.
+  std::size_t body = kLanesOffset + r->lanes_count_ * sizeof(LaneKey);
+  ForEach(r->groups_, [&](auto& group) {
+    using State = typename std::decay_t<decltype(group.rules)>::value_type::element_type::KeyState;
+    if (group.rules.empty()) return;
+    body = (body + alignof(State) - 1) / alignof(State) * alignof(State);
+    group.offset = body;
+    body += group.rules.size() * sizeof(State);
+  });
+  r->keys_ = std::make_unique<KeyStore>(body);
   return r;
 }
 
+Replay::~Replay() {
+  if (keys_ == nullptr) return;
+  ForEach(groups_, [&](auto& group) {
+    using State = typename std::decay_t<decltype(group.rules)>::value_type::element_type::KeyState;
+    if (std::is_trivially_destructible_v<State> || group.rules.empty()) return;
+    for (std::uint32_t id = 0; id < keys_->size(); ++id) {
+      auto* states = std::launder(reinterpret_cast<State*>(keys_->body(id) + group.offset));
+      std::destroy_n(states, group.rules.size());
+    }
+  });
+}
+
+void Replay::InitKey(std::byte* body) {
+  new (body) KeyHead();
+  std::uninitialized_value_construct_n(reinterpret_cast<LaneKey*>(body + kLanesOffset),
+                                       lanes_count_);
+  ForEach(groups_, [&](auto& group) {
+    using State = typename std::decay_t<decltype(group.rules)>::value_type::element_type::KeyState;
+    if (group.rules.empty()) return;
+    std::uninitialized_value_construct_n(reinterpret_cast<State*>(body + group.offset),
+                                         group.rules.size());
+  });
+}
+
 void Replay::Add(std::int64_t t_ns, std::string_view key, std::uint64_t cost) {
-  const absl::string_view k(key.data(), key.size());
-  auto it = ids_.find(k);
-  if (it == ids_.end()) {
-    it = ids_.emplace(k, static_cast<std::uint32_t>(keys_.size())).first;
-    keys_.emplace_back();
-    lane_keys_.resize(lane_keys_.size() + lanes_count_);
+  if (pending_count_ == kLookahead) {
+    const Pending& oldest = pending_[pending_head_];
+    AddNow(oldest.t, oldest.key, oldest.hash, oldest.cost);
+    pending_head_ = (pending_head_ + 1) % kLookahead;
+    --pending_count_;
   }
-  const Record rec{t_ns, cost, seq_++, it->second};
+  Pending& p = pending_[(pending_head_ + pending_count_) % kLookahead];
+  ++pending_count_;
+  p.t = t_ns;
+  p.cost = cost;
+  p.hash = KeyStore::Hash(key);
+  p.key.assign(key);
+  keys_->PrefetchSlot(p.hash);
+  if (pending_count_ > kLookahead / 2) {
+    keys_->PrefetchRecord(
+        pending_[(pending_head_ + pending_count_ - 1 - kLookahead / 2) % kLookahead].hash);
+  }
+}
+
+void Replay::AddNow(std::int64_t t_ns, std::string_view key, std::uint64_t hash,
+                    std::uint64_t cost) {
+  const KeyStore::Found found = keys_->FindOrInsert(key, hash);
+  if (found.inserted) InitKey(found.body);
+  const Record rec{t_ns, cost, seq_++, found.body};
   if (rec.t < released_) {  // later than the window allows: decided at the window's edge
     ++late_;
-    Release(Record{released_, rec.cost, rec.seq, rec.id});
+    Release(Record{released_, rec.cost, rec.seq, rec.key});
     return;
   }
   if (in_order_.empty() || rec.t >= in_order_.back().t) {
@@ -118,6 +170,11 @@ bool Replay::ReleaseEarliest(std::int64_t edge) {
 }
 
 void Replay::Finish() {
+  for (; pending_count_ > 0; --pending_count_) {
+    const Pending& p = pending_[pending_head_];
+    AddNow(p.t, p.key, p.hash, p.cost);
+    pending_head_ = (pending_head_ + 1) % kLookahead;
+  }
   while (ReleaseEarliest(INT64_MAX)) {
   }
   FlushSecond();
@@ -150,22 +207,21 @@ void Replay::Release(const Record& r) {
 
 template <class G>
 void Replay::DecideGroup(G& group, const Record& r, std::uint64_t* admitted_mask) {
+  using State = typename std::decay_t<decltype(group.rules)>::value_type::element_type::KeyState;
   const std::size_t points = group.rules.size();
   if (points == 0) return;
-  const std::size_t base = static_cast<std::size_t>(r.id) * points;
-  if (group.states.size() < base + points) {
-    group.states.resize(std::max(base + points, group.states.size() * 2));
-  }
+  State* const states = std::launder(reinterpret_cast<State*>(r.key + group.offset));
+  LaneKey* const counts = Lanes(r.key);
   const std::chrono::nanoseconds now{r.t};
   for (std::size_t p = 0; p < points; ++p) {
-    const Decision d = group.rules[p]->Decide(group.states[base + p], now, r.cost);
+    const Decision d = group.rules[p]->Decide(states[p], now, r.cost);
     const std::size_t lane = group.lanes[p];
     if (d.allowed) {
       ++lanes_[lane].admitted;
       admitted_mask[lane / 64] |= std::uint64_t{1} << (lane % 64);
     } else {
       ++lanes_[lane].denied;
-      ++lane_keys_[static_cast<std::size_t>(r.id) * lanes_count_ + lane].denied;
+      ++counts[lane].denied;
     }
   }
 }
@@ -174,33 +230,33 @@ void Replay::Decide(const Record& r) {
   if (requests_ == 0) first_ns_ = r.t;
   last_ns_ = r.t;
   ++requests_;
-  KeyInfo& info = keys_[r.id];
-  ++info.requests;
-  LaneKey* const counts = &lane_keys_[static_cast<std::size_t>(r.id) * lanes_count_];
-  // What has slid out of this key's window of one period (t - period, t].
-  std::vector<std::uint64_t>& recent = info.recent;
-  const std::size_t stride = 2 + mask_words_;
-  std::size_t head = info.head;
-  while (head < recent.size() && static_cast<std::int64_t>(recent[head]) <= r.t - period_ns_) {
-    const std::uint64_t cost = recent[head + 1];
+  ++Head(r.key).requests;
+  // What has slid out of the window of one period (t - period, t], every key's: decisions come
+  // in time order, so a key's in_period below is what it admitted within its own window.
+  const std::size_t stride = 3 + mask_words_;
+  std::size_t head = recent_head_;
+  while (head < recent_.size() && static_cast<std::int64_t>(recent_[head]) <= r.t - period_ns_) {
+    const std::uint64_t cost = recent_[head + 1];
+    LaneKey* const counts = Lanes(reinterpret_cast<std::byte*>(recent_[head + 2]));
     for (std::size_t w = 0; w < mask_words_; ++w) {
-      for (std::uint64_t bits = recent[head + 2 + w]; bits != 0; bits &= bits - 1) {
+      for (std::uint64_t bits = recent_[head + 3 + w]; bits != 0; bits &= bits - 1) {
         counts[w * 64 + static_cast<std::size_t>(std::countr_zero(bits))].in_period -= cost;
       }
     }
     head += stride;
   }
-  if (head == recent.size()) {
-    recent.clear();
+  if (head == recent_.size()) {
+    recent_.clear();
     head = 0;
-  } else if (head > 0 && head * 2 >= recent.size()) {
-    recent.erase(recent.begin(), recent.begin() + static_cast<std::ptrdiff_t>(head));
+  } else if (head > 0 && head * 2 >= recent_.size()) {
+    recent_.erase(recent_.begin(), recent_.begin() + static_cast<std::ptrdiff_t>(head));
     head = 0;
   }
-  info.head = static_cast<std::uint32_t>(head);
+  recent_head_ = head;
   std::fill(mask_.begin(), mask_.end(), 0);
   ForEach(groups_, [&](auto& group) { DecideGroup(group, r, mask_.data()); });
   if (r.cost == 0) return;
+  LaneKey* const counts = Lanes(r.key);
   bool any = false;
   for (std::size_t w = 0; w < mask_words_; ++w) {
     for (std::uint64_t bits = mask_[w]; bits != 0; bits &= bits - 1) {
@@ -211,17 +267,16 @@ void Replay::Decide(const Record& r) {
     }
   }
   if (!any) return;
-  recent.push_back(static_cast<std::uint64_t>(r.t));
-  recent.push_back(r.cost);
-  recent.insert(recent.end(), mask_.begin(), mask_.end());
+  recent_.push_back(static_cast<std::uint64_t>(r.t));
+  recent_.push_back(r.cost);
+  recent_.push_back(reinterpret_cast<std::uintptr_t>(r.key));
+  recent_.insert(recent_.end(), mask_.begin(), mask_.end());
 }
 
 std::vector<PointResult> Replay::Results() const {
   std::vector<PointResult> out;
   const std::size_t points = options_.points.size();
-  const std::size_t keys = keys_.size();
-  std::vector<const std::string*> names(keys);
-  for (const auto& [name, id] : ids_) names[id] = &name;
+  const std::size_t keys = keys_->size();
   for (std::size_t lane = 0; lane < lanes_count_; ++lane) {
     PointResult p;
     p.algorithm = options_.algorithms[lane / points];
@@ -237,7 +292,7 @@ std::vector<PointResult> Replay::Results() const {
       return x.first != y.first ? x.first > y.first : x.second < y.second;
     };
     for (std::size_t id = 0; id < keys; ++id) {
-      const std::uint64_t d = lane_keys_[id * lanes_count_ + lane].denied;
+      const std::uint64_t d = Lanes(keys_->body(static_cast<std::uint32_t>(id)))[lane].denied;
       if (d == 0) continue;
       ++p.clients_denied;
       if (options_.top == 0) continue;
@@ -253,7 +308,7 @@ std::vector<PointResult> Replay::Results() const {
     }
     std::sort_heap(best.begin(), best.end(), ranks_before);
     for (const auto& [d, id] : best) {
-      p.top.push_back(KeyDenials{*names[id], d, keys_[id].requests});
+      p.top.push_back(KeyDenials{std::string(keys_->key(id)), d, Head(keys_->body(id)).requests});
     }
     out.push_back(std::move(p));
   }

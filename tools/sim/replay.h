@@ -1,7 +1,7 @@
 // The replay of a log: every request decided by every chosen algorithm at every point of a
-// sweep, in one pass. Streaming: memory grows with the keys (per key: its name, a short list
-// of its requests within the last period, and per algorithm and point its state, its denials
-// and its admitted count in that period), never with the log's length.
+// sweep, in one pass. Streaming: memory grows with the keys (per key: its name, and per
+// algorithm and point its state, its denials and its admitted count in the last period) and
+// with the requests admitted within one period, never with the log's length.
 //
 // Requests may come out of time order by up to `window` (a log is written as requests finish,
 // not as they start): they are held and decided in time order. One later than that is
@@ -14,16 +14,17 @@
 #ifndef SLUICE_TOOLS_SIM_REPLAY_H_
 #define SLUICE_TOOLS_SIM_REPLAY_H_
 
+#include <array>
 #include <cstdint>
 #include <deque>
 #include <memory>
+#include <new>
 #include <queue>
 #include <string>
 #include <string_view>
 #include <tuple>
 #include <vector>
 
-#include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "algorithms/fixed_window.h"
 #include "algorithms/gcra_limiter.h"
@@ -31,6 +32,7 @@
 #include "algorithms/sliding_log.h"
 #include "algorithms/sliding_window_counter.h"
 #include "algorithms/token_bucket.h"
+#include "sim/key_store.h"
 #include "sluice/rate.h"
 
 namespace sluice::sim {
@@ -69,11 +71,15 @@ struct PointResult {
 
 class Replay {
  public:
+  ~Replay();
+  Replay(const Replay&) = delete;
+  Replay& operator=(const Replay&) = delete;
   // Errors: no algorithm or point, rates of different periods, an algorithm's own error for a
   // point (named with it).
   static absl::StatusOr<std::unique_ptr<Replay>> Create(ReplayOptions options);
 
-  // One request. Not thread-safe.
+  // One request. Not thread-safe. It is decided a few calls later (see kLookahead), or by
+  // Finish(): what the accessors below say is complete after Finish() only.
   void Add(std::int64_t t_ns, std::string_view key, std::uint64_t cost);
   // Decides what is still held. Call once, after the last Add.
   void Finish();
@@ -81,7 +87,7 @@ class Replay {
   [[nodiscard]] std::vector<PointResult> Results() const;
   [[nodiscard]] std::uint64_t requests() const { return requests_; }
   [[nodiscard]] std::uint64_t late() const { return late_; }
-  [[nodiscard]] std::uint64_t clients() const { return keys_.size(); }
+  [[nodiscard]] std::uint64_t clients() const { return keys_->size(); }
   [[nodiscard]] std::int64_t first_ns() const { return first_ns_; }
   [[nodiscard]] std::int64_t last_ns() const { return last_ns_; }
   [[nodiscard]] const ReplayOptions& options() const { return options_; }
@@ -91,7 +97,7 @@ class Replay {
     std::int64_t t;
     std::uint64_t cost;
     std::uint64_t seq;  // arrival order: ties in time keep it
-    std::uint32_t id;
+    std::byte* key;     // the key's body in keys_
   };
   struct Later {
     bool operator()(const Record& a, const Record& b) const {
@@ -100,9 +106,10 @@ class Replay {
   };
   template <algorithms::Replayable A>
   struct Group {
-    std::vector<std::unique_ptr<A>> rules;     // per point
-    std::vector<std::size_t> lanes;            // the lane of each rule
-    std::vector<typename A::KeyState> states;  // [id * rules.size() + point]
+    static_assert(alignof(typename A::KeyState) <= KeyStore::kBodyAlign);
+    std::vector<std::unique_ptr<A>> rules;  // per point
+    std::vector<std::size_t> lanes;         // the lane of each rule
+    std::size_t offset = 0;                 // of its KeyState[points] in a key's body
   };
   struct Lane {
     std::uint64_t admitted = 0;
@@ -111,6 +118,8 @@ class Replay {
   };
 
   explicit Replay(ReplayOptions options);
+  void AddNow(std::int64_t t_ns, std::string_view key, std::uint64_t hash, std::uint64_t cost);
+  void InitKey(std::byte* body);
   // The earliest held record if it is at or before `edge`, released; false when none is.
   bool ReleaseEarliest(std::int64_t edge);
   void Release(const Record& r);  // in time order: to the spread stage or decided
@@ -130,22 +139,42 @@ class Replay {
   std::vector<Lane> lanes_;
   std::vector<std::uint64_t> limits_;  // rate.count per lane
 
-  // Keys: an id each, in the order first seen. What a decision touches of a key lies in few
-  // places (its map slot, its KeyInfo, its LaneKey row, its states): a log of many clients
-  // runs at the speed of those cache misses.
-  absl::flat_hash_map<std::string, std::uint32_t> ids_;
-  struct KeyInfo {
-    // Its admitted requests within the last period: (t, cost, lane mask words...) each.
-    std::vector<std::uint64_t> recent;
-    std::uint32_t head = 0;  // in words
+  // Keys: an id each, in the order first seen, and one record each (key_store.h) whose body
+  // holds all a decision touches of its key, so that a log of many clients costs few cache
+  // misses per line:
+  //   [KeyHead][LaneKey x lanes][each group's KeyState x its points]
+  struct KeyHead {
     std::uint64_t requests = 0;
   };
-  std::vector<KeyInfo> keys_;
   struct LaneKey {
     std::uint64_t in_period = 0;  // admitted cost within the last period
     std::uint64_t denied = 0;
   };
-  std::vector<LaneKey> lane_keys_;  // [id * lanes + lane]
+  static constexpr std::size_t kLanesOffset = sizeof(KeyHead);
+  static KeyHead& Head(std::byte* body) { return *std::launder(reinterpret_cast<KeyHead*>(body)); }
+  static LaneKey* Lanes(std::byte* body) {
+    return std::launder(reinterpret_cast<LaneKey*>(body + kLanesOffset));
+  }
+  std::unique_ptr<KeyStore> keys_;
+  // Lookahead: Add() hashes a key and prefetches its index slot, halfway to its turn the
+  // record that slot names, and takes it kLookahead calls later, in arrival order, so that
+  // the cache misses of several new keys overlap (a log of distinct clients is bound by them).
+  // Keys are copied (their capacity reused: no allocation once warm).
+  static constexpr std::size_t kLookahead = 8;
+  struct Pending {
+    std::int64_t t = 0;
+    std::uint64_t cost = 0;
+    std::uint64_t hash = 0;
+    std::string key;
+  };
+  std::array<Pending, kLookahead> pending_;
+  std::size_t pending_head_ = 0;
+  std::size_t pending_count_ = 0;
+  // Admitted requests within the last period, in time order (decisions are): per entry t, cost,
+  // the key's body and the mask of the lanes that admitted it. Each leaves its key's in_period
+  // when it slides out of (t - period, t]; bounded by what one period admits, not by the log.
+  std::vector<std::uint64_t> recent_;
+  std::size_t recent_head_ = 0;
 
   // Ordering.
   std::deque<Record> in_order_;  // arrived in time order

@@ -5,10 +5,12 @@
 #include <cstdlib>
 #include <ctime>
 #include <optional>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "sim/lab.h"
 #include "sim/plot.h"
 
 namespace sluice::sim {
@@ -41,7 +43,35 @@ std::string Json(std::string_view s) {
 }
 
 std::string Swept(const LogReplayReport& r, const SweepPoint& p) {
-  return r.sweep.dimension == SweepDimension::kBurst ? absl::StrCat(p.burst) : p.rate.ToString();
+  switch (r.sweep.dimension) {
+    case SweepDimension::kBurst:
+      return absl::StrCat(p.burst);
+    case SweepDimension::kGrid:
+      return absl::StrCat(p.rate.ToString(), " burst ", p.burst);
+    default:
+      return p.rate.ToString();
+  }
+}
+
+const char* SweepName(SweepDimension d) {
+  switch (d) {
+    case SweepDimension::kRate:
+      return "rate";
+    case SweepDimension::kBurst:
+      return "burst";
+    case SweepDimension::kGrid:
+      return "grid";
+    case SweepDimension::kNone:
+      break;
+  }
+  return "none";
+}
+
+// On a grid, an algorithm without a burst decides alike at every burst of a rate: its rows
+// after the first burst repeat the first (they stay in --json, which lists every point).
+bool Repeats(const LogReplayReport& r, const PointResult& p) {
+  return r.sweep.dimension == SweepDimension::kGrid && !UsesBurst(p.algorithm) &&
+         p.point.burst != r.sweep.points.front().burst;
 }
 
 std::string TargetText(const Target& t) {
@@ -71,6 +101,12 @@ void PrintReplayTable(std::FILE* f, const LogReplayReport& r) {
     if (r.malformed > r.first_malformed.size()) std::fprintf(f, "\n    ...");
     std::fprintf(f, "\n");
   }
+  if (r.refused > 0) {
+    std::fprintf(f,
+                 "  refused: %llu lines sluiced would answer 400 before any policy, left out "
+                 "(first: %s)\n",
+                 static_cast<unsigned long long>(r.refused), r.refused_why.c_str());
+  }
   if (r.no_key > 0) {
     std::fprintf(f, "  without a key: %llu lines, left out (first: %s)\n",
                  static_cast<unsigned long long>(r.no_key), r.no_key_why.c_str());
@@ -89,6 +125,7 @@ void PrintReplayTable(std::FILE* f, const LogReplayReport& r) {
   std::fprintf(f, "%-24s %10s %7s %10s %8s %9s %8s %9s  %s\n", "algorithm", "rate", "burst",
                "denied", "denied%", "clients", "clients%", "overshoot", "most denied key");
   for (const PointResult& p : r.results) {
+    if (Repeats(r, p)) continue;
     const std::string burst = UsesBurst(p.algorithm) ? absl::StrCat(p.point.burst) : "-";
     const std::string top = p.top.empty() ? "-"
                                           : absl::StrCat(p.top[0].key, " (", p.top[0].denied,
@@ -101,9 +138,11 @@ void PrintReplayTable(std::FILE* f, const LogReplayReport& r) {
                  top.c_str());
   }
   if (r.sweep.dimension == SweepDimension::kNone) return;
-  std::fprintf(f, "knee (the smallest %s with %s):\n",
-               r.sweep.dimension == SweepDimension::kRate ? "rate" : "burst",
-               TargetText(r.target).c_str());
+  const bool grid = r.sweep.dimension == SweepDimension::kGrid;
+  std::fprintf(
+      f, "knee (the smallest %s with %s):\n",
+      grid ? "rate, then burst," : (r.sweep.dimension == SweepDimension::kRate ? "rate" : "burst"),
+      TargetText(r.target).c_str());
   for (const std::string& a : r.replay.algorithms) {
     const std::optional<std::size_t> k = Knee(r.results, a, r.target);
     if (!k) {
@@ -111,9 +150,26 @@ void PrintReplayTable(std::FILE* f, const LogReplayReport& r) {
       continue;
     }
     const PointResult& p = r.results[*k];
-    std::fprintf(f, "  %-22s %s (%.2f%% of requests, %.2f%% of clients denied)\n", a.c_str(),
-                 Swept(r, p.point).c_str(), Percent(p.denied, p.requests),
-                 Percent(p.clients_denied, p.clients));
+    std::fprintf(
+        f, "  %-22s %s (%.2f%% of requests, %.2f%% of clients denied)\n", a.c_str(),
+        grid && !UsesBurst(a) ? p.point.rate.ToString().c_str() : Swept(r, p.point).c_str(),
+        Percent(p.denied, p.requests), Percent(p.clients_denied, p.clients));
+  }
+  if (!grid) return;
+  std::fprintf(f, "knee per burst (the smallest rate with %s at that burst):\n",
+               TargetText(r.target).c_str());
+  std::fprintf(f, "  %-22s", "burst");
+  for (std::size_t b = 0; b < r.sweep.bursts; ++b) {
+    std::fprintf(f, " %9llu", static_cast<unsigned long long>(r.sweep.points[b].burst));
+  }
+  std::fprintf(f, "\n");
+  for (const std::string& a : r.replay.algorithms) {
+    if (!UsesBurst(a)) continue;
+    std::fprintf(f, "  %-22s", a.c_str());
+    for (const std::optional<std::size_t>& k : KneePerBurst(r.results, a, r.sweep, r.target)) {
+      std::fprintf(f, " %9s", k ? r.results[*k].point.rate.ToString().c_str() : "none");
+    }
+    std::fprintf(f, "\n");
   }
 }
 
@@ -128,20 +184,19 @@ void PrintReplayJson(std::FILE* f, const LogReplayReport& r) {
   std::fprintf(
       f,
       "{\"files\": [%s], \"format\": %s, \"key\": %s, \"lines\": %llu, \"requests\": %llu, "
-      "\"clients\": %llu, \"malformed\": %llu, \"first_malformed\": [%s], \"no_key\": %llu, "
+      "\"clients\": %llu, \"malformed\": %llu, \"first_malformed\": [%s], \"refused\": %llu, "
+      "\"no_key\": %llu, "
       "\"skipped\": %llu, \"late\": %llu, \"window_ns\": %lld, \"spread\": %s, "
       "\"first_time_ns\": %lld, \"last_time_ns\": %lld, \"sweep\": \"%s\", \"target\": "
       "{\"of\": \"%s\", \"percent\": %g},\n\"points\": [",
       absl::StrJoin(files, ", ").c_str(), Json(r.format).c_str(), Json(r.key).c_str(),
       static_cast<unsigned long long>(r.lines), static_cast<unsigned long long>(r.requests),
       static_cast<unsigned long long>(r.clients), static_cast<unsigned long long>(r.malformed),
-      absl::StrJoin(bad, ", ").c_str(), static_cast<unsigned long long>(r.no_key),
-      static_cast<unsigned long long>(r.skipped), static_cast<unsigned long long>(r.late),
-      static_cast<long long>(r.replay.window_ns), r.replay.spread ? "true" : "false",
-      static_cast<long long>(r.first_ns), static_cast<long long>(r.last_ns),
-      r.sweep.dimension == SweepDimension::kRate
-          ? "rate"
-          : (r.sweep.dimension == SweepDimension::kBurst ? "burst" : "none"),
+      absl::StrJoin(bad, ", ").c_str(), static_cast<unsigned long long>(r.refused),
+      static_cast<unsigned long long>(r.no_key), static_cast<unsigned long long>(r.skipped),
+      static_cast<unsigned long long>(r.late), static_cast<long long>(r.replay.window_ns),
+      r.replay.spread ? "true" : "false", static_cast<long long>(r.first_ns),
+      static_cast<long long>(r.last_ns), SweepName(r.sweep.dimension),
       r.target.clients ? "clients" : "requests", r.target.percent);
   for (std::size_t i = 0; i < r.results.size(); ++i) {
     const PointResult& p = r.results[i];
@@ -173,8 +228,19 @@ void PrintReplayJson(std::FILE* f, const LogReplayReport& r) {
       point = absl::StrCat("{\"rate\": ", Json(r.results[*k].point.rate.ToString()),
                            ", \"burst\": ", r.results[*k].point.burst, "}");
     }
-    std::fprintf(f, "%s{\"algorithm\": %s, \"knee\": %s}", i == 0 ? "" : ", ", Json(a).c_str(),
-                 point.c_str());
+    std::string per_burst;
+    if (r.sweep.dimension == SweepDimension::kGrid) {
+      std::vector<std::string> knees;
+      const auto per = KneePerBurst(r.results, a, r.sweep, r.target);
+      for (std::size_t b = 0; b < per.size(); ++b) {
+        knees.push_back(absl::StrCat(
+            "{\"burst\": ", r.sweep.points[b].burst, ", \"rate\": ",
+            per[b] ? Json(r.results[*per[b]].point.rate.ToString()) : std::string("null"), "}"));
+      }
+      per_burst = absl::StrCat(", \"per_burst\": [", absl::StrJoin(knees, ", "), "]");
+    }
+    std::fprintf(f, "%s{\"algorithm\": %s, \"knee\": %s%s}", i == 0 ? "" : ", ", Json(a).c_str(),
+                 point.c_str(), per_burst.c_str());
   }
   std::fprintf(f, "]}\n");
 }
@@ -196,6 +262,9 @@ absl::Status PlotSweep(const std::string& path, const LogReplayReport& r) {
       "set ylabel 'denied (%)'\n",
       "set key outside right top noenhanced\nset grid\nset yrange [0:*]\n");
   if (r.sweep.geometric) absl::StrAppend(&script, "set logscale x\n");
+  if (r.sweep.dimension == SweepDimension::kGrid) {
+    absl::StrAppend(&script, "set ylabel 'requests denied (%)'\n");
+  }
   if (!r.sweep.points.empty()) {
     const auto value = [&](const SweepPoint& p) {
       return static_cast<double>(burst ? p.burst : p.rate.count);
@@ -206,7 +275,32 @@ absl::Status PlotSweep(const std::string& path, const LogReplayReport& r) {
                     r.sweep.geometric ? hi * 1.1 : hi + 0.5, "]\n");
   }
   std::vector<std::string> plots;
-  for (std::size_t a = 0; a < r.replay.algorithms.size(); ++a) {
+  if (r.sweep.dimension == SweepDimension::kGrid) {
+    // Requests denied against the rate, a line per algorithm and burst (a colour per burst, a
+    // dash pattern per algorithm; one line for an algorithm without a burst).
+    int block = 0;
+    for (std::size_t a = 0; a < r.replay.algorithms.size(); ++a) {
+      const std::string& name = r.replay.algorithms[a];
+      const std::size_t bursts = UsesBurst(name) ? r.sweep.bursts : 1;
+      for (std::size_t b = 0; b < bursts; ++b) {
+        absl::StrAppend(&script, "$d", block, " << EOD\n");
+        std::size_t at = 0;
+        for (const PointResult& p : r.results) {
+          if (p.algorithm != name || at++ % r.sweep.bursts != b) continue;
+          absl::StrAppend(&script, p.point.rate.count, " ",
+                          absl::StrFormat("%.4f", Percent(p.denied, p.requests)), "\n");
+        }
+        absl::StrAppend(&script, "EOD\n");
+        plots.push_back(absl::StrCat(
+            "$d", block, " using 1:2 with linespoints lw 2 lc ", b + 1, " dt ", a + 1,
+            " pt 7 title '", name,
+            UsesBurst(name) ? absl::StrCat(", burst ", r.sweep.points[b].burst) : "", "'"));
+        ++block;
+      }
+    }
+  }
+  for (std::size_t a = 0;
+       r.sweep.dimension != SweepDimension::kGrid && a < r.replay.algorithms.size(); ++a) {
     absl::StrAppend(&script, "$d", a, " << EOD\n");
     for (const PointResult& p : r.results) {
       if (p.algorithm != r.replay.algorithms[a]) continue;

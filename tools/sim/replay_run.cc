@@ -103,6 +103,10 @@ absl::StatusOr<LogReplayReport> ReplayLogs(const LogReplayRequest& request) {
         ++report.skipped;
         continue;
       }
+      if (result == LogParser::Result::kRefused) {
+        if (report.refused++ == 0) report.refused_why = absl::StrCat("line ", number, ": ", why);
+        continue;
+      }
       if (result == LogParser::Result::kMalformed) {
         if (report.malformed++ < kMaxBadLines) {
           report.first_malformed.push_back(BadLine{file, number, why});

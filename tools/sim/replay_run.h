@@ -40,8 +40,10 @@ struct LogReplayReport {
   std::uint64_t malformed = 0;
   std::vector<BadLine> first_malformed;  // the first kMaxBadLines
   std::uint64_t skipped = 0;             // well-formed lines left out (sluiced: another policy)
-  std::uint64_t no_key = 0;              // well-formed lines without a part of the key
-  std::string no_key_why;                // the first such line's reason
+  std::uint64_t refused = 0;  // well-formed lines sluiced would answer 400 (or no request)
+  std::string refused_why;    // the first such line's reason
+  std::uint64_t no_key = 0;   // well-formed lines without a part of the key
+  std::string no_key_why;     // the first such line's reason
   std::uint64_t requests = 0;
   std::uint64_t clients = 0;
   std::uint64_t late = 0;

@@ -72,7 +72,8 @@ ABSL_FLAG(absl::Duration, window, absl::Seconds(2),
           "--log: lines up to this far out of time order are put back in order");
 ABSL_FLAG(std::string, sweep, "",
           "--log: rate=A..B[:STEPS] (geometric, default 10 steps), rate=A,B,..., "
-          "burst=A..B[:STEPS] or burst=A,B,...: every point in one pass");
+          "burst=A..B[:STEPS], burst=A,B,..., or both (rate=A..B:N,burst=C..D:M: the grid): "
+          "every point in one pass");
 ABSL_FLAG(std::string, target, "1%",
           "--log sweep knee: the smallest limit denying at most this share: 1%, requests=1% or "
           "clients=0.5%");

@@ -5,9 +5,13 @@
 //   --sweep rate=10/s,50/s,200/s         these rates;
 //   --sweep burst=1..100[:STEPS]         the same for the burst (the rate from --rate);
 //   --sweep burst=5,10,20
+//   --sweep rate=10/s..1000/s:8,burst=1..100:5   both: the grid of every rate with every burst
+//                                        (at most kMaxSweepPoints), in one pass
 //   --target 1%  (or requests=1%, clients=0.5%)   the knee: the smallest limit of the sweep
 //                                        that denies at most that share of the requests (of
-//                                        the clients).
+//                                        the clients). On a grid: the smallest rate that
+//                                        meets it at some burst, with the smallest such burst;
+//                                        and per burst, the smallest rate (KneePerBurst).
 #ifndef SLUICE_TOOLS_SIM_SWEEP_H_
 #define SLUICE_TOOLS_SIM_SWEEP_H_
 
@@ -23,15 +27,20 @@
 
 namespace sluice::sim {
 
-enum class SweepDimension : std::uint8_t { kNone, kRate, kBurst };
+enum class SweepDimension : std::uint8_t { kNone, kRate, kBurst, kGrid };
 
 struct Sweep {
   SweepDimension dimension = SweepDimension::kNone;
-  bool geometric = false;          // a range (plotted on a log scale)
-  std::vector<SweepPoint> points;  // ascending in the swept value
+  bool geometric = false;        // the rate axis (or the only one) is a range: a log scale
+  bool burst_geometric = false;  // kGrid: the burst axis is a range
+  // Ascending in the swept value; kGrid: by rate, then burst (rates x bursts points).
+  std::vector<SweepPoint> points;
+  std::size_t rates = 1;
+  std::size_t bursts = 1;
 };
 
 inline constexpr std::size_t kMaxSweepSteps = 1000;
+inline constexpr std::size_t kMaxSweepPoints = 10000;
 
 // `text` empty: one point (rate, burst). Errors name the bad part.
 absl::StatusOr<Sweep> ParseSweep(std::string_view text, const Rate& rate, std::uint64_t burst);
@@ -47,6 +56,13 @@ absl::StatusOr<Target> ParseTarget(std::string_view text);
 std::optional<std::size_t> Knee(const std::vector<PointResult>& results,
                                 const std::string& algorithm, const Target& target);
 
+// kGrid: per burst of the grid (ascending), the index in `results` of the smallest rate of
+// `algorithm` that meets the target at that burst, or nullopt.
+std::vector<std::optional<std::size_t>> KneePerBurst(const std::vector<PointResult>& results,
+                                                     const std::string& algorithm,
+                                                     const Sweep& sweep, const Target& target);
+
+bool MeetsTarget(const PointResult& r, const Target& target);
 double Percent(std::uint64_t part, std::uint64_t whole);
 
 }  // namespace sluice::sim
