@@ -231,10 +231,13 @@ def run_client(cmd, cpu=None):
     return out, usage.ru_utime + usage.ru_stime
 
 
-def sluice_load(binary, port, duration, connections, keys, pipeline=1, rate=0, path="/ok"):
-    """One sluice-load run (1 thread); returns (its JSON report, its CPU seconds)."""
+def sluice_load(binary, port, duration, connections, keys, pipeline=1, rate=0, path="/ok",
+                requests=0):
+    """One sluice-load run (1 thread) for `duration` seconds, or until `requests` are answered
+    (every one of them: nothing is left in flight); returns (its JSON report, its CPU seconds)."""
     cmd = [binary, "--json", "--progress=false", f"--connections={connections}", "--threads=1",
-           f"--pipeline={pipeline}", f"--duration={duration}s", f"--keys={keys}"]
+           f"--pipeline={pipeline}", f"--keys={keys}"]
+    cmd.append(f"--requests={requests}" if requests else f"--duration={duration}s")
     if rate:
         cmd.append(f"--rate={rate}")
     out, cpu = run_client(cmd + [f"http://127.0.0.1:{port}{path}"])
