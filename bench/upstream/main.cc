@@ -37,6 +37,7 @@ struct Connection {
   int fd = -1;
   bool stats = false;       // it asked for /__stats: not counted
   bool want_write = false;  // EPOLLOUT armed after a short send
+  bool closing = false;     // close once the queued answers are sent
   std::size_t have = 0;
   std::uint64_t body_left = 0;  // request body bytes still to skip
   std::string out;
@@ -167,9 +168,10 @@ class Upstream {
       if (end == std::string_view::npos) break;
       const std::string_view head = rest.substr(0, end + 2);
       used += end + 4;
-      if (!BodyLength(head, c.body_left)) {
-        Close(c);
-        return;
+      if (!BodyLength(head, c.body_left)) {  // refused: answer what came before, then close
+        close_after = true;
+        used = c.have;
+        break;
       }
       if (head.substr(0, 13) == "GET /__stats ") {
         if (!c.stats) {
@@ -189,8 +191,8 @@ class Upstream {
       Close(c);
       return;
     }
-    if (!Flush(c)) return;
-    if (close_after) Close(c);
+    c.closing = close_after;
+    Flush(c);
   }
 
   void Stats(std::string& out) const {
@@ -203,7 +205,8 @@ class Upstream {
     out.append(body, static_cast<std::size_t>(len));
   }
 
-  // Sends what is queued; false if the connection was closed. A short send waits for EPOLLOUT.
+  // Sends what is queued; false if the connection was closed (an error, or all sent and
+  // `closing`). A short send waits for EPOLLOUT.
   bool Flush(Connection& c) {
     while (c.out_offset < c.out.size()) {
       const ssize_t n =
@@ -220,6 +223,10 @@ class Upstream {
     }
     c.out.clear();
     c.out_offset = 0;
+    if (c.closing) {
+      Close(c);
+      return false;
+    }
     if (c.want_write) Rearm(c, false);
     return true;
   }
