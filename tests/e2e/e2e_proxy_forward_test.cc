@@ -10,6 +10,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <memory>
 #include <string>
 #include <vector>
@@ -182,6 +183,30 @@ TEST(E2eProxyForwardTest, RequestsShareAtMostThePoolsConnections) {
   std::printf("pool reuse: %zu requests over %zu upstream connections (%.1f%% reused)\n", requests,
               upstream.accepted(), 100.0 * reuse);
   EXPECT_GE(reuse, 0.98);
+
+  // The same figures on /metrics, and the page stays promtool-clean with the proxy families.
+  const std::string up = "{upstream=\"app\"}";
+  EXPECT_EQ(server.Metric("sluice_upstream_connections_opened_total" + up), upstream.accepted());
+  EXPECT_EQ(server.Metric("sluice_upstream_connections_reused_total" + up),
+            requests - upstream.accepted());
+  EXPECT_EQ(server.Metric("sluice_upstream_responses_total{upstream=\"app\",code=\"2xx\"}"),
+            requests);
+  EXPECT_EQ(server.Metric("sluice_upstream_latency_seconds_count" + up), requests);
+  EXPECT_TRUE(PollUntil(
+      [&] { return server.Metric("sluice_upstream_connections_idle" + up) == upstream.accepted(); },
+      5s));
+  if (access("/usr/bin/promtool", X_OK) == 0) {
+    const auto text = server.Metrics();
+    ASSERT_TRUE(text.has_value());
+    char path[] = "/tmp/sluice-proxy-metrics-XXXXXX";
+    const int fd = mkstemp(path);
+    ASSERT_GE(fd, 0);
+    ASSERT_EQ(write(fd, text->data(), text->size()), static_cast<ssize_t>(text->size()));
+    close(fd);
+    const int rc = std::system(("/usr/bin/promtool check metrics < " + std::string(path)).c_str());
+    unlink(path);
+    EXPECT_EQ(rc, 0) << *text;
+  }
 }
 
 TEST(E2eProxyForwardTest, PipelinedAnswersKeepTheOrderWithLocalDenials) {
