@@ -226,11 +226,12 @@ TEST(E2eProxyForwardTest, PipelinedAnswersKeepTheOrderWithLocalDenials) {
       "POST /api/limited HTTP/1.1\r\nHost: h\r\nContent-Length: 24\r\n\r\n"
       "GET /api/evil HTTP/1.1\r\n";
   batch += "GET /api/4 HTTP/1.1\r\nHost: h\r\n\r\n";
-  batch += "GET /nowhere HTTP/1.1\r\nHost: h\r\n\r\n";  // no route: 404
+  batch += "GET /nowhere HTTP/1.1\r\nHost: h\r\n\r\n";  // no route: 404, in its place
+  batch += "GET /x/5 HTTP/1.1\r\nHost: h\r\n\r\n";
   ASSERT_TRUE(client.Send(batch));
-  const std::vector<int> want = {200, 200, 429, 200, 429, 200, 429, 200, 404};
+  const std::vector<int> want = {200, 200, 429, 200, 429, 200, 429, 200, 404, 200};
   const std::vector<std::string> bodies = {"/api/1", "/api/limited", "", "/api/2", "", "/x/3",
-                                           "",       "/api/4",       ""};
+                                           "",       "/api/4",       "", "/x/5"};
   for (std::size_t i = 0; i < want.size(); ++i) {
     const auto r = client.Read();
     ASSERT_TRUE(r.has_value()) << "answer " << i;
@@ -241,8 +242,8 @@ TEST(E2eProxyForwardTest, PipelinedAnswersKeepTheOrderWithLocalDenials) {
   }
   std::vector<std::string> targets;
   for (const UpstreamRequest& r : upstream.Requests()) targets.push_back(r.target);
-  EXPECT_EQ(targets,
-            (std::vector<std::string>{"/api/1", "/api/limited", "/api/2", "/x/3", "/api/4"}));
+  EXPECT_EQ(targets, (std::vector<std::string>{"/api/1", "/api/limited", "/api/2", "/x/3", "/api/4",
+                                               "/x/5"}));
 }
 
 TEST(E2eProxyForwardTest, ARefusedUpstreamIs502AndASilentOneIs504) {
