@@ -103,6 +103,10 @@ TEST(E2eProxyForwardTest, ForwardsCanonicallyAndRewritesHeadersBothWays) {
   EXPECT_EQ(get->Header("x-up-public"), "yes");
   EXPECT_EQ(get->Header("x-up-private"), "");  // named by the upstream's Connection
   EXPECT_EQ(get->Header("keep-alive"), "");
+  // proxy.ratelimit_headers (on by default): the client sees its budget on proxied answers.
+  EXPECT_EQ(get->Header("ratelimit-policy").substr(0, 13), "\"all\";q=1000;")
+      << get->Header("ratelimit-policy");
+  EXPECT_EQ(get->Header("ratelimit").substr(0, 9), "\"all\";r=9") << get->Header("ratelimit");
 
   ASSERT_TRUE(
       client.Send("POST /api/b HTTP/1.1\r\nHost: shop.example\r\nContent-Length: 5\r\n\r\nhello"));

@@ -407,4 +407,35 @@ std::size_t ResponseTemplates::WriteError(int status, const DateCache& date, cha
   return static_cast<std::size_t>(w.p - out);
 }
 
+std::size_t ResponseTemplates::WriteRateLimitFields(const EvalOutcome& outcome, char* out,
+                                                    std::size_t capacity) const noexcept {
+  if (!outcome.matched || outcome.reported < 0 ||
+      static_cast<std::size_t>(outcome.reported) >= policies_.size()) {
+    return 0;
+  }
+  const PolicyTemplate& t = policies_[static_cast<std::size_t>(outcome.reported)];
+  const std::uint64_t remaining =
+      static_cast<std::uint64_t>(std::max<std::int64_t>(0, outcome.decision.remaining));
+  const std::uint64_t reset_s = CeilSeconds(outcome.decision.reset_after);
+  const auto emit = [&](auto& sink) {
+    sink.Put(t.head);
+    sink.PutUint(remaining);
+    sink.Put(kReset);
+    sink.PutUint(reset_s);
+    if (legacy_) {
+      sink.Put(t.legacy);
+      sink.PutUint(remaining);
+      sink.Put(kLegacyReset);
+      sink.PutUint(reset_s);
+    }
+    sink.Put(kCrlf);
+  };
+  Counter c;
+  emit(c);
+  if (c.size > capacity) return 0;
+  Writer w{out};
+  emit(w);
+  return static_cast<std::size_t>(w.p - out);
+}
+
 }  // namespace sluice::net

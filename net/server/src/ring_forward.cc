@@ -47,7 +47,6 @@ Shard::Connection* Shard::Loop::ClientOf(const UpstreamConn& u, std::uint32_t sl
 
 Forwarder::Verdict Shard::Loop::Forward(std::uint64_t stream_id, const HttpRequest& request,
                                         const EvalOutcome& outcome) noexcept {
-  (void)outcome;  // the RateLimit fields of proxied answers come from it (not yet)
   ShardMetrics& m = shard_.metrics_;
   Connection* c = Lookup(stream_id);
   if (plan_ == nullptr || c == nullptr) return {503, false};
@@ -123,7 +122,12 @@ Forwarder::Verdict Shard::Loop::Forward(std::uint64_t stream_id, const HttpReque
   u.out_len = static_cast<std::uint32_t>(head.size);
   u.out_sent = 0;
   u.in_len = 0;
-  u.extra_len = 0;
+  // The client learns its budget on proxied answers too (proxy.ratelimit_headers); fields
+  // that do not fit (a very long policy name) are left out.
+  u.extra_len = plan_->proxy().ratelimit_headers
+                    ? static_cast<std::uint32_t>(runtime_->responses->WriteRateLimitFields(
+                          outcome, u.extra, sizeof u.extra))
+                    : 0;
   ++u.requests;
   AnswerRelay::Setup setup;
   setup.head_request = request.method == "HEAD";

@@ -63,6 +63,12 @@ class ResponseTemplates {
   // HTTP/1.1, "Connection: keep-alive" for HTTP/1.0 (`minor_version` 0).
   std::size_t WriteError(int status, const DateCache& date, char* out, std::size_t capacity,
                          bool keep_alive = false, int minor_version = 1) const noexcept;
+  // Proxy mode: the RateLimit-Policy and RateLimit fields (and the legacy X-RateLimit-* ones
+  // when configured) of an admitted request's decision, each line CRLF-terminated, for the
+  // forwarded answer. 0 when no enforcing policy reported, or when they do not fit `capacity`
+  // (nothing is written then).
+  std::size_t WriteRateLimitFields(const EvalOutcome& outcome, char* out,
+                                   std::size_t capacity) const noexcept;
   // The largest response WriteDecision/WriteError can produce: size connection buffers by it.
   [[nodiscard]] std::size_t max_response_bytes() const noexcept { return max_bytes_; }
 
