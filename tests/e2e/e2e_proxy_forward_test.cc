@@ -5,6 +5,7 @@
 // The broad suites (smuggling, every 502/504 case, real peers, slow peers) are elsewhere.
 #include <gtest/gtest.h>
 #include <netinet/in.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -103,6 +104,10 @@ TEST(E2eProxyForwardTest, ForwardsCanonicallyAndRewritesHeadersBothWays) {
   EXPECT_EQ(get->Header("x-up-public"), "yes");
   EXPECT_EQ(get->Header("x-up-private"), "");  // named by the upstream's Connection
   EXPECT_EQ(get->Header("keep-alive"), "");
+  // proxy.ratelimit_headers (on by default): the client sees its budget on proxied answers.
+  EXPECT_EQ(get->Header("ratelimit-policy").substr(0, 13), "\"all\";q=1000;")
+      << get->Header("ratelimit-policy");
+  EXPECT_EQ(get->Header("ratelimit").substr(0, 9), "\"all\";r=9") << get->Header("ratelimit");
 
   ASSERT_TRUE(
       client.Send("POST /api/b HTTP/1.1\r\nHost: shop.example\r\nContent-Length: 5\r\n\r\nhello"));
@@ -226,11 +231,12 @@ TEST(E2eProxyForwardTest, PipelinedAnswersKeepTheOrderWithLocalDenials) {
       "POST /api/limited HTTP/1.1\r\nHost: h\r\nContent-Length: 24\r\n\r\n"
       "GET /api/evil HTTP/1.1\r\n";
   batch += "GET /api/4 HTTP/1.1\r\nHost: h\r\n\r\n";
-  batch += "GET /nowhere HTTP/1.1\r\nHost: h\r\n\r\n";  // no route: 404
+  batch += "GET /nowhere HTTP/1.1\r\nHost: h\r\n\r\n";  // no route: 404, in its place
+  batch += "GET /x/5 HTTP/1.1\r\nHost: h\r\n\r\n";
   ASSERT_TRUE(client.Send(batch));
-  const std::vector<int> want = {200, 200, 429, 200, 429, 200, 429, 200, 404};
+  const std::vector<int> want = {200, 200, 429, 200, 429, 200, 429, 200, 404, 200};
   const std::vector<std::string> bodies = {"/api/1", "/api/limited", "", "/api/2", "", "/x/3",
-                                           "",       "/api/4",       ""};
+                                           "",       "/api/4",       "", "/x/5"};
   for (std::size_t i = 0; i < want.size(); ++i) {
     const auto r = client.Read();
     ASSERT_TRUE(r.has_value()) << "answer " << i;
@@ -241,8 +247,8 @@ TEST(E2eProxyForwardTest, PipelinedAnswersKeepTheOrderWithLocalDenials) {
   }
   std::vector<std::string> targets;
   for (const UpstreamRequest& r : upstream.Requests()) targets.push_back(r.target);
-  EXPECT_EQ(targets,
-            (std::vector<std::string>{"/api/1", "/api/limited", "/api/2", "/x/3", "/api/4"}));
+  EXPECT_EQ(targets, (std::vector<std::string>{"/api/1", "/api/limited", "/api/2", "/x/3", "/api/4",
+                                               "/x/5"}));
 }
 
 TEST(E2eProxyForwardTest, ARefusedUpstreamIs502AndASilentOneIs504) {
@@ -307,6 +313,30 @@ TEST(E2eProxyForwardTest, AStalePooledConnectionIsRetriedOnlyWhenSafe) {
   const auto after = other.Read();
   ASSERT_TRUE(after.has_value());
   EXPECT_EQ(after->status, 200);
+}
+
+TEST(E2eProxyForwardTest, SighupSwitchesUpstreamsAndClosesTheOldPool) {
+  RecordingUpstream a([](const UpstreamRequest& r) { return Answer(200, "a" + r.target); });
+  RecordingUpstream b([](const UpstreamRequest& r) { return Answer(200, "b" + r.target); });
+  ASSERT_TRUE(a.ok() && b.ok());
+  Sluiced server(ProxyConfig(Quoted(a.address())));
+  START_OR_SKIP(server);
+  auto first = Get(server.port(), "GET /api/1 HTTP/1.1\r\nHost: h\r\n\r\n");
+  ASSERT_TRUE(first.has_value());
+  EXPECT_EQ(first->body, "a/api/1");
+  EXPECT_EQ(a.open(), 1u);  // pooled
+
+  server.WriteConfig(ProxyConfig(Quoted(b.address())));
+  server.Signal(SIGHUP);
+  ASSERT_TRUE(PollUntil(
+      [&] {
+        auto r = Get(server.port(), "GET /api/2 HTTP/1.1\r\nHost: h\r\n\r\n");
+        return r.has_value() && r->body == "b/api/2";
+      },
+      10s))
+      << server.DrainOutput();
+  EXPECT_TRUE(a.WaitFor([&] { return a.open() == 0; }));  // the old plan's idle connection
+  EXPECT_EQ(server.Metric("sluice_config_reloads_total{result=\"ok\"}"), 1u);
 }
 
 }  // namespace

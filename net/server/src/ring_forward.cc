@@ -45,21 +45,20 @@ Shard::Connection* Shard::Loop::ClientOf(const UpstreamConn& u, std::uint32_t sl
   return c;
 }
 
-int Shard::Loop::Forward(std::uint64_t stream_id, const HttpRequest& request,
-                         const EvalOutcome& outcome) noexcept {
-  (void)outcome;  // the RateLimit fields of proxied answers come from it (not yet)
+Forwarder::Verdict Shard::Loop::Forward(std::uint64_t stream_id, const HttpRequest& request,
+                                        const EvalOutcome& outcome) noexcept {
   ShardMetrics& m = shard_.metrics_;
   Connection* c = Lookup(stream_id);
-  if (plan_ == nullptr || c == nullptr) return 503;
+  if (plan_ == nullptr || c == nullptr) return {503, false};
   const int route_index = plan_->Match(request);
   if (route_index < 0) {
     m.proxy_no_route.Add();
-    return 404;
+    return {404, true};
   }
   if (request.body == BodyKind::kContentLength &&
       request.content_length > plan_->max_body_bytes()) {
     m.proxy_body_too_large.Add();
-    return 413;  // nothing is forwarded, and the body is not read: the connection closes
+    return {413, false};  // nothing is forwarded, the body is not read: the connection closes
   }
   const PlanRoute& route = plan_->routes()[static_cast<std::size_t>(route_index)];
   const PlanUpstream& upstream = plan_->upstreams()[route.upstream];
@@ -70,14 +69,14 @@ int Shard::Loop::Forward(std::uint64_t stream_id, const HttpRequest& request,
     if (UpstreamMetrics* um = UpMetrics(route.upstream)) {
       um->errors[static_cast<std::size_t>(UpstreamCause::kNoServer)].Add();
     }
-    return 503;
+    return {503, true};
   }
   const std::uint32_t server = first_server_[route.upstream] + static_cast<std::uint32_t>(pick);
 
   char* out = up_out_pool_->Acquire();
   if (out == nullptr) {
     m.buffer_exhausted.Add();
-    return 503;
+    return {503, true};
   }
   ForwardOptions options;
   options.x_forwarded_for = plan_->proxy().x_forwarded_for;
@@ -94,14 +93,14 @@ int Shard::Loop::Forward(std::uint64_t stream_id, const HttpRequest& request,
       WriteForwardedHead(request, options, context, out, up_out_pool_->bytes());
   if (head.error != ForwardError::kNone) {
     up_out_pool_->Release(out);
-    return StatusFor(head.error);
+    return {StatusFor(head.error), false};
   }
   bool reused = false;
   const std::uint32_t slot = TakeUpstream(server, reused);
   if (slot == kNoUpstream) {
     up_out_pool_->Release(out);
     m.proxy_no_server.Add();
-    return 503;
+    return {503, true};
   }
   UpstreamConn& u = ups_[slot];
   u.client = stream_id;
@@ -123,7 +122,12 @@ int Shard::Loop::Forward(std::uint64_t stream_id, const HttpRequest& request,
   u.out_len = static_cast<std::uint32_t>(head.size);
   u.out_sent = 0;
   u.in_len = 0;
-  u.extra_len = 0;
+  // The client learns its budget on proxied answers too (proxy.ratelimit_headers); fields
+  // that do not fit (a very long policy name) are left out.
+  u.extra_len = plan_->proxy().ratelimit_headers
+                    ? static_cast<std::uint32_t>(runtime_->responses->WriteRateLimitFields(
+                          outcome, u.extra, sizeof u.extra))
+                    : 0;
   ++u.requests;
   AnswerRelay::Setup setup;
   setup.head_request = request.method == "HEAD";
@@ -139,7 +143,7 @@ int Shard::Loop::Forward(std::uint64_t stream_id, const HttpRequest& request,
   c->body.Start(request, plan_->max_body_bytes());
   m.proxy_forwarded.Add();
   if (u.state == UpstreamConn::State::kActive) MarkUpDirty(u, slot);  // pooled: send now
-  return 0;
+  return {0, false};
 }
 
 BodyFeed Shard::Loop::Body(std::uint64_t stream_id, std::string_view bytes) noexcept {

@@ -114,8 +114,8 @@ class Shard::Loop final : public Forwarder {
   void Complete(std::uint64_t stream_id, std::string_view answer, bool keep_alive);
 
   // Forwarder (ring_forward.cc).
-  int Forward(std::uint64_t stream_id, const HttpRequest& request,
-              const EvalOutcome& outcome) noexcept override;
+  Verdict Forward(std::uint64_t stream_id, const HttpRequest& request,
+                  const EvalOutcome& outcome) noexcept override;
   BodyFeed Body(std::uint64_t stream_id, std::string_view bytes) noexcept override;
 
  private:
