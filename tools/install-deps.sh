@@ -36,7 +36,9 @@ if [[ "${SLUICE_WITH_PROMTOOL:-0}" == 1 ]]; then
   packages+=(prometheus)
 fi
 if [[ "${SLUICE_WITH_PEERS:-0}" == 1 ]]; then
-  packages+=(wrk haproxy)
+  # The peers of bench/compare/run and bench/compare/proxy; linux-perf for the latter's
+  # --profile (syscalls per request, the call-graph profile of sluiced).
+  packages+=(wrk haproxy linux-perf)
 fi
 
 missing=()

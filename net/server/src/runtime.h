@@ -13,6 +13,7 @@
 #include "sluice/net/config/config.h"
 #include "sluice/net/policy/policy_set.h"
 #include "sluice/net/policy/response.h"
+#include "sluice/net/proxy/plan.h"
 
 namespace sluice::net {
 
@@ -20,6 +21,7 @@ struct Runtime {
   ServerConfig config;
   std::unique_ptr<PolicySet> policies;
   std::unique_ptr<ResponseTemplates> responses;
+  std::unique_ptr<ProxyPlan> proxy;  // proxy mode (routes); nullptr: the decision service
   std::uint64_t generation = 0;
   std::size_t shards = 0;
   // [shard * policies->size() + policy]
@@ -27,6 +29,12 @@ struct Runtime {
 
   PolicyMetrics& metrics(std::size_t shard, std::size_t policy) const noexcept {
     return policy_metrics[shard * policies->size() + policy];
+  }
+  // [shard * upstream_count + upstream] (proxy mode only; upstream_count 0 otherwise)
+  std::size_t upstream_count = 0;
+  std::unique_ptr<UpstreamMetrics[]> upstream_metrics;
+  UpstreamMetrics& upstream(std::size_t shard, std::size_t u) const noexcept {
+    return upstream_metrics[shard * upstream_count + u];
   }
 
   // First config: a new table.
