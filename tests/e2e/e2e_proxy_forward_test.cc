@@ -358,7 +358,7 @@ TEST(E2eProxyForwardTest, LargeBodiesStreamThroughTheBoundedBuffersBothWays) {
   ASSERT_TRUE(rechunked.has_value());
   ASSERT_EQ(upstream.Requests().size(), 3u);
   // Decode what the upstream got: exactly the body's bytes.
-  const std::string& got_chunked = upstream.Requests()[2].body;
+  const std::string got_chunked = upstream.Requests()[2].body;
   std::string decoded;
   for (std::size_t p = 0;;) {
     const std::size_t eol = got_chunked.find("\r\n", p);
