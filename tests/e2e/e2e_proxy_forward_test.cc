@@ -373,6 +373,35 @@ TEST(E2eProxyForwardTest, LargeBodiesStreamThroughTheBoundedBuffersBothWays) {
   EXPECT_EQ(upstream.accepted(), 1u);
 }
 
+TEST(E2eProxyForwardTest, AnUpstreamClosingInsideItsHeadIs502AtOnce) {
+  RecordingUpstream upstream([](const UpstreamRequest&) {
+    return Reply{"HTTP/1.1 200 OK\r\nContent-Le", Reply::After::kClose, false};
+  });
+  ASSERT_TRUE(upstream.ok());
+  // A response-header timeout far beyond the test's patience: the 502 must not wait for it.
+  Sluiced server(ProxyConfig(Quoted(upstream.address()),
+                             ", timeouts: {response_header_ms: 60000}, retry: {attempts: 0}"));
+  START_OR_SKIP(server);
+  Client client(server.port(), 10s);
+  ASSERT_TRUE(client.Send("GET /api/cut HTTP/1.1\r\nHost: h\r\n\r\n"));
+  const auto r = client.Read();
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->status, 502);
+}
+
+TEST(E2eProxyForwardTest, AClientHalfClosingInsideItsBodyReleasesTheUpstreamAtOnce) {
+  RecordingUpstream upstream([](const UpstreamRequest&) { return Answer(200, "never"); });
+  ASSERT_TRUE(upstream.ok());
+  Sluiced server(ProxyConfig(Quoted(upstream.address()), ", timeouts: {idle_ms: 60000}"));
+  START_OR_SKIP(server);
+  Client client(server.port());
+  ASSERT_TRUE(client.Send("POST /api/p HTTP/1.1\r\nHost: h\r\nContent-Length: 100\r\n\r\nab"));
+  ASSERT_TRUE(upstream.WaitFor([&] { return upstream.accepted() == 1; }));
+  ::shutdown(client.fd(), SHUT_WR);
+  EXPECT_TRUE(upstream.WaitFor([&] { return upstream.open() == 0; }, 5s));
+  EXPECT_TRUE(upstream.Requests().empty());  // the request never became complete
+}
+
 TEST(E2eProxyForwardTest, SighupSwitchesUpstreamsAndClosesTheOldPool) {
   RecordingUpstream a([](const UpstreamRequest& r) { return Answer(200, "a" + r.target); });
   RecordingUpstream b([](const UpstreamRequest& r) { return Answer(200, "b" + r.target); });

@@ -253,9 +253,9 @@ void Shard::Loop::Relay(UpstreamConn& u, std::uint32_t slot, const char* data, s
     }
     AnswerRelay::Step step = u.relay.Feed(std::string_view(p + used, n - used), out, room,
                                           c->http.has_output(), *response_);
-    if (step.event == AnswerRelay::Event::kNeedMore && u.eof && used + step.consumed == n) {
-      // Everything the upstream sent is relayed and it closed: the end of a close-delimited
-      // answer, or a failure.
+    if (step.event == AnswerRelay::Event::kNeedMore && u.eof) {
+      // The upstream closed and what it sent is used up as far as it goes: the end of a
+      // close-delimited answer, or (an unfinished head, chunk or length) a failure now.
       const AnswerRelay::Step end = u.relay.End(out + step.written, room - step.written);
       step.written += end.written;
       step.event = end.event;
