@@ -242,6 +242,11 @@ void Shard::Loop::Relay(UpstreamConn& u, std::uint32_t slot, const char* data, s
     p = u.in;
     n = u.in_len;
   }
+  // Where this answer's bytes start if none was written before this call: an answer found
+  // unusable within this same call (a head, then a bad first chunk) is taken back, and the
+  // client gets a 502 instead of a cut connection (nothing of it was sent yet).
+  const bool fresh = !c->http.answer_started;
+  const std::uint32_t mark = c->http.out_len;
   std::size_t used = 0;
   AnswerRelay::Event event = AnswerRelay::Event::kNeedMore;
   for (;;) {
@@ -270,6 +275,7 @@ void Shard::Loop::Relay(UpstreamConn& u, std::uint32_t slot, const char* data, s
       FinishExchange(u, slot, used < n);
       return;
     case AnswerRelay::Event::kError:
+      if (fresh && c->http.answer_started) pipeline_.RetractAnswer(c->http, mark);
       if (!u.relay.started()) {
         // Closed or reset before any answer byte: the stale pooled connection race, or an
         // upstream that died. The retry rule decides.
@@ -359,7 +365,8 @@ void Shard::Loop::FailExchange(UpstreamConn& u, std::uint32_t slot, AttemptFailu
   facts.wrote_any = u.wrote_any || u.send_in_flight;  // a send in flight may have written
   facts.reused = u.reused;
   facts.answer_started = u.relay.started();
-  facts.sent_to_client = u.relay.sent_any() || (c != nullptr && c->http.answer_started);
+  // Bytes of the answer in the client's output (AnswerWritten; a retracted answer is not).
+  facts.sent_to_client = c != nullptr && c->http.answer_started;
   facts.body_replayable = !u.has_body || !u.wrote_any;
   facts.retries_done = u.retries;
   if (c != nullptr && current && ShouldRetry(facts, u.max_retries)) {
