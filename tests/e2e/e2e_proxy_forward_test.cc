@@ -389,20 +389,6 @@ TEST(E2eProxyForwardTest, AnUpstreamClosingInsideItsHeadIs502AtOnce) {
   EXPECT_EQ(r->status, 502);
 }
 
-TEST(E2eProxyForwardTest, AGoodHeadWithABadFirstChunkIsStillA502) {
-  RecordingUpstream upstream([](const UpstreamRequest&) {
-    return Reply{"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
-                 Reply::After::kKeepOpen, false};
-  });
-  ASSERT_TRUE(upstream.ok());
-  Sluiced server(ProxyConfig(Quoted(upstream.address())));
-  START_OR_SKIP(server);
-  auto r = Get(server.port(), "GET /api/bad HTTP/1.1\r\nHost: h\r\n\r\n");
-  ASSERT_TRUE(r.has_value());
-  EXPECT_EQ(r->status, 502);  // the head was taken back before anything went out
-  EXPECT_TRUE(upstream.WaitFor([&] { return upstream.open() == 0; }));  // never pooled
-}
-
 TEST(E2eProxyForwardTest, AClientHalfClosingInsideItsBodyReleasesTheUpstreamAtOnce) {
   RecordingUpstream upstream([](const UpstreamRequest&) { return Answer(200, "never"); });
   ASSERT_TRUE(upstream.ok());
