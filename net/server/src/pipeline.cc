@@ -442,6 +442,12 @@ Effects Pipeline::FinishAnswer(Stream& c, bool keep_alive) {
   return effects_;
 }
 
+void Pipeline::RetractAnswer(Stream& c, std::uint32_t mark) noexcept {
+  if (c.out == nullptr || mark > c.out_len || mark < c.out_start) return;
+  c.out_len = mark;
+  c.answer_started = false;
+}
+
 Effects Pipeline::FailAnswer(Stream& c, int status) noexcept {
   effects_ = {};
   if (!c.awaiting || c.failed) return effects_;

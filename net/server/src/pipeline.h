@@ -159,6 +159,10 @@ class Pipeline {
   // The answer is complete; `keep_alive` false ends the connection after it. Then the input
   // that waited is answered.
   Effects FinishAnswer(Stream& s, bool keep_alive);
+  // Takes back what was written of the awaited answer since the output held `mark` bytes
+  // (none of it can have been sent: sends go out at the end of the loop pass, and the caller
+  // wrote it during this one), so that FailAnswer() can still answer instead.
+  void RetractAnswer(Stream& s, std::uint32_t mark) noexcept;
   // Nothing of the answer was written: answer `status` (502, 503, 504) instead, and close.
   Effects FailAnswer(Stream& s, int status) noexcept;
   // Part of the answer went out and the rest cannot come: close without completing it (the

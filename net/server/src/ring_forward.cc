@@ -85,9 +85,22 @@ Forwarder::Verdict Shard::Loop::Forward(std::uint64_t stream_id, const HttpReque
   // never gets a handshake it could answer with 101.
   options.websocket = false;
   char peer_text[INET6_ADDRSTRLEN];
+  char client_text[INET6_ADDRSTRLEN];
   ForwardContext context;
   context.peer_ip = PeerText(c->http.peer, peer_text);
   context.client_ip = context.peer_ip;
+  if (outcome.reported >= 0) {
+    // X-Real-IP is the client the policies saw: behind a trusted proxy (`forwarded:`), the one
+    // its header named.
+    unsigned char client[16];
+    const std::size_t size = runtime_->policies->ForwardedClient(
+        static_cast<std::size_t>(outcome.reported), request,
+        reinterpret_cast<const sockaddr*>(&c->http.peer), client);
+    if ((size == 4 || size == 16) &&
+        inet_ntop(size == 4 ? AF_INET : AF_INET6, client, client_text, sizeof client_text)) {
+      context.client_ip = client_text;
+    }
+  }
   context.default_host = servers_[server].server.text;
   const ForwardResult head =
       WriteForwardedHead(request, options, context, out, up_out_pool_->bytes());
@@ -229,6 +242,11 @@ void Shard::Loop::Relay(UpstreamConn& u, std::uint32_t slot, const char* data, s
     p = u.in;
     n = u.in_len;
   }
+  // Where this answer's bytes start if none was written before this call: an answer found
+  // unusable within this same call (a head, then a bad first chunk) is taken back, and the
+  // client gets a 502 instead of a cut connection (nothing of it was sent yet).
+  const bool fresh = !c->http.answer_started;
+  const std::uint32_t mark = c->http.out_len;
   std::size_t used = 0;
   AnswerRelay::Event event = AnswerRelay::Event::kNeedMore;
   for (;;) {
@@ -240,9 +258,9 @@ void Shard::Loop::Relay(UpstreamConn& u, std::uint32_t slot, const char* data, s
     }
     AnswerRelay::Step step = u.relay.Feed(std::string_view(p + used, n - used), out, room,
                                           c->http.has_output(), *response_);
-    if (step.event == AnswerRelay::Event::kNeedMore && u.eof && used + step.consumed == n) {
-      // Everything the upstream sent is relayed and it closed: the end of a close-delimited
-      // answer, or a failure.
+    if (step.event == AnswerRelay::Event::kNeedMore && u.eof) {
+      // The upstream closed and what it sent is used up as far as it goes: the end of a
+      // close-delimited answer, or (an unfinished head, chunk or length) a failure now.
       const AnswerRelay::Step end = u.relay.End(out + step.written, room - step.written);
       step.written += end.written;
       step.event = end.event;
@@ -257,6 +275,7 @@ void Shard::Loop::Relay(UpstreamConn& u, std::uint32_t slot, const char* data, s
       FinishExchange(u, slot, used < n);
       return;
     case AnswerRelay::Event::kError:
+      if (fresh && c->http.answer_started) pipeline_.RetractAnswer(c->http, mark);
       if (!u.relay.started()) {
         // Closed or reset before any answer byte: the stale pooled connection race, or an
         // upstream that died. The retry rule decides.
@@ -339,17 +358,15 @@ void Shard::Loop::FailExchange(UpstreamConn& u, std::uint32_t slot, AttemptFailu
       if (um != nullptr) um->ejections.Add();
     }
   }
-  const int status = cause == UpstreamCause::kNoServer ? 503
-                     : cause == UpstreamCause::kConnectTimeout || cause == UpstreamCause::kTimeout
-                         ? 504
-                         : 502;
+  const int status = StatusFor(cause);
   AttemptFacts facts;
   facts.method = std::string_view(u.method, u.method_len);
   facts.failure = failure;
   facts.wrote_any = u.wrote_any || u.send_in_flight;  // a send in flight may have written
   facts.reused = u.reused;
   facts.answer_started = u.relay.started();
-  facts.sent_to_client = u.relay.sent_any() || (c != nullptr && c->http.answer_started);
+  // Bytes of the answer in the client's output (AnswerWritten; a retracted answer is not).
+  facts.sent_to_client = c != nullptr && c->http.answer_started;
   facts.body_replayable = !u.has_body || !u.wrote_any;
   facts.retries_done = u.retries;
   if (c != nullptr && current && ShouldRetry(facts, u.max_retries)) {
