@@ -5,6 +5,9 @@
 // must be the same both ways (Date and the hop-by-hop fields aside). nginx runs by hand on
 // loopback ports in a temp dir; the test skips only where nginx or curl is not installed.
 #include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -21,6 +24,9 @@
 
 #ifndef SLUICE_E2E_DIR
 #error "SLUICE_E2E_DIR must name tests/e2e"
+#endif
+#ifndef SLUICE_EXAMPLES_DIR
+#error "SLUICE_EXAMPLES_DIR must name the examples/ folder"
 #endif
 
 namespace sluice::e2e {
@@ -216,6 +222,68 @@ TEST_F(ProxyPeersTest, PythonHttpClientSeesTheSameAnswersThroughSluiced) {
                std::to_string(origin_->port()) + " " + std::to_string(server_->port()));
   EXPECT_EQ(code, 0) << out;
   EXPECT_NE(out.find("ok   GET /index.html"), std::string::npos) << out;
+}
+
+// README's quick start: Python's http.server as the local upstream and
+// examples/proxy/sluiced.yaml (its ports moved to free ones) in front of it.
+TEST(ProxyQuickStartTest, TheExampleConfigForwardsToALocalUpstream) {
+  std::string yaml = ReadFile(fs::path(SLUICE_EXAMPLES_DIR) / "proxy" / "sluiced.yaml");
+  ASSERT_FALSE(yaml.empty());
+  std::string tmpl = (fs::temp_directory_path() / "sluice-quick-XXXXXX").string();
+  ASSERT_NE(::mkdtemp(tmpl.data()), nullptr);
+  const fs::path dir = tmpl;
+  WriteFile(dir / "hello.txt", "hello from the upstream\n");
+  pid_t upstream = -1;
+  std::uint16_t port = 0;
+  for (int attempt = 0; attempt < 5 && port == 0; ++attempt) {
+    const std::uint16_t candidate = FreeLoopbackPort();
+    upstream = ::fork();
+    if (upstream == 0) {
+      ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+      const std::string p = std::to_string(candidate);
+      const std::string d = dir.string();
+      ::execl("/usr/bin/python3", "python3", "-m", "http.server", p.c_str(), "--bind", "127.0.0.1",
+              "--directory", d.c_str(), static_cast<char*>(nullptr));
+      ::_exit(127);
+    }
+    ASSERT_GT(upstream, 0);
+    if (PollUntil(
+            [&] {
+              Client probe(candidate);
+              return probe.connected();
+            },
+            std::chrono::seconds(10))) {
+      port = candidate;
+    } else {
+      ::kill(upstream, SIGKILL);
+      ::waitpid(upstream, nullptr, 0);
+    }
+  }
+  ASSERT_NE(port, 0) << "python3 -m http.server did not start";
+  ASSERT_TRUE(ReplaceAll(yaml, "127.0.0.1:8080", "127.0.0.1:0"));
+  ASSERT_TRUE(ReplaceAll(yaml, "127.0.0.1:9901", "127.0.0.1:0"));
+  ASSERT_TRUE(ReplaceAll(yaml, "127.0.0.1:9000", "127.0.0.1:" + std::to_string(port)));
+  {
+    Sluiced server(yaml + "threads: 1\n");
+    if (server.io_uring_refused()) {
+      ::kill(upstream, SIGKILL);
+      ::waitpid(upstream, nullptr, 0);
+      GTEST_SKIP() << "kernel refused io_uring";
+    }
+    ASSERT_TRUE(server.ok()) << server.output();
+    const Fetched f = Curl(server.port(), "", "/hello.txt");
+    EXPECT_EQ(f.status, 200) << f.raw_head;
+    EXPECT_EQ(f.body, "hello from the upstream\n");
+    bool policy = false;
+    for (const auto& [name, value] : f.headers) {
+      policy = policy || (name == "ratelimit-policy" && value == "\"per-ip\";q=20;w=2");
+    }
+    EXPECT_TRUE(policy) << f.raw_head;
+  }
+  ::kill(upstream, SIGTERM);
+  ::waitpid(upstream, nullptr, 0);
+  std::error_code ec;
+  fs::remove_all(dir, ec);
 }
 
 }  // namespace

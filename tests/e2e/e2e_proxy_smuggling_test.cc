@@ -56,6 +56,7 @@ struct Case {
   std::string reply;                   // response side: the upstream's bytes
   bool head = false;                   // response side: the request is a HEAD
   bool close = false;                  // response side: the upstream closes after `reply`
+  std::string extra;                   // response side: more fields of the client's request
 };
 
 struct ClassCases {
@@ -426,45 +427,45 @@ std::vector<ClassCases> AllClasses() {
                     {Forwarded("GET /h HTTP/1.1", {kH, "X-Kept: yes", "TE: trailers"})}),
        }});
   {
-    const std::string ws_routes =
-        "  - {match: {path_prefix: /ws/}, upstream: app, websocket: true}\n  - {upstream: app}\n";
+    // No route tunnels yet (WebSocket tunnels are a later issue): Upgrade never crosses, and
+    // whatever the upstream answers, the client connection stays HTTP.
+    const std::string upgrade = "Connection: Upgrade\r\nUpgrade: websocket\r\n";
     Case refused_upgrade = Forwards(
-        "websocket route, upstream answers 426: no tunnel, the next request is HTTP",
-        "GET /ws/426 HTTP/1.1\r\nHost: test\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n"
-        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
-        "GET /ws/next HTTP/1.1\r\nHost: test\r\n\r\n",
-        {Forwarded("GET /ws/426 HTTP/1.1",
-                   {kH, "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==", "Sec-WebSocket-Version: 13",
-                    "Connection: upgrade", "Upgrade: websocket"}),
+        "upstream answers 426: no tunnel, the next request is HTTP",
+        "GET /ws/426 HTTP/1.1\r\nHost: test\r\n" + upgrade +
+            "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+            "GET /ws/next HTTP/1.1\r\nHost: test\r\n\r\n",
+        {Forwarded("GET /ws/426 HTTP/1.1", {kH, "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==",
+                                            "Sec-WebSocket-Version: 13"}),
          Forwarded("GET /ws/next HTTP/1.1", {kH})});
     refused_upgrade.answers = {426, 200};
     Case plain_200 = Forwards(
-        "websocket route, upstream answers 200: no tunnel, the next request is HTTP",
-        "GET /ws/200 HTTP/1.1\r\nHost: test\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n"
-        "GET /ws/next HTTP/1.1\r\nHost: test\r\n\r\n",
-        {Forwarded("GET /ws/200 HTTP/1.1", {kH, "Connection: upgrade", "Upgrade: websocket"}),
-         Forwarded("GET /ws/next HTTP/1.1", {kH})});
-    Case other_route = Forwards(
-        "Upgrade: websocket outside a websocket route is stripped",
-        "GET /plain HTTP/1.1\r\nHost: test\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n"
-        "GET /next HTTP/1.1\r\nHost: test\r\n\r\n",
-        {Forwarded("GET /plain HTTP/1.1", {kH}), Forwarded("GET /next HTTP/1.1", {kH})});
-    all.push_back({"S22", ws_routes, {refused_upgrade, plain_200, other_route}});
+        "upstream answers 200: no tunnel, the next request is HTTP",
+        "GET /ws/200 HTTP/1.1\r\nHost: test\r\n" + upgrade +
+            "\r\nGET /ws/next HTTP/1.1\r\nHost: test\r\n\r\n",
+        {Forwarded("GET /ws/200 HTTP/1.1", {kH}), Forwarded("GET /ws/next HTTP/1.1", {kH})});
+    Case switching = Upstream(
+        "upstream answers 101 to a request whose Upgrade was removed: never a tunnel",
+        Kind::kBadGateway,
+        "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n"
+        "HTTP/1.1 200 OK\r\nContent-Length: 8\r\n\r\nsmuggled");
+    switching.extra = upgrade;
+    all.push_back({"S22", "", {refused_upgrade, plain_200, switching}});
     all.push_back(
         {"S23",
-         ws_routes,
+         "",
          {
              Forwards("Upgrade: h2c stripped with its HTTP2-Settings",
                       "GET /u HTTP/1.1\r\nHost: test\r\nConnection: Upgrade, HTTP2-Settings\r\n"
                       "Upgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQCAAAAAAIAAAAA\r\n\r\n",
                       {Forwarded("GET /u HTTP/1.1", {kH})}),
-             Forwards(
-                 "Upgrade: h2c stripped on a websocket route",
-                 "GET /ws/u HTTP/1.1\r\nHost: test\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n",
-                 {Forwarded("GET /ws/u HTTP/1.1", {kH})}),
              Forwards("Upgrade without Connection: upgrade stripped",
-                      "GET /ws/v HTTP/1.1\r\nHost: test\r\nUpgrade: websocket\r\n\r\n",
-                      {Forwarded("GET /ws/v HTTP/1.1", {kH})}),
+                      "GET /v HTTP/1.1\r\nHost: test\r\nUpgrade: websocket\r\n\r\n",
+                      {Forwarded("GET /v HTTP/1.1", {kH})}),
+             Forwards("Upgrade on HTTP/1.0 stripped",
+                      "GET /w HTTP/1.0\r\nHost: test\r\nConnection: Upgrade\r\n"
+                      "Upgrade: websocket\r\n\r\n",
+                      {Forwarded("GET /w HTTP/1.1", {kH})}),
          }});
   }
   const std::string ok = "HTTP/1.1 200 OK\r\n";
@@ -581,7 +582,7 @@ TEST_P(ProxySmugglingTest, EveryVariant) {
     const bool response_side = !c.reply.empty();
     if (response_side) {
       ASSERT_TRUE(client.Send(std::string(c.head ? "HEAD " : "GET ") + Target(i) +
-                              " HTTP/1.1\r\nHost: test\r\n\r\n"));
+                              " HTTP/1.1\r\nHost: test\r\n" + c.extra + "\r\n"));
     } else {
       ASSERT_TRUE(client.Send(c.bytes));
     }
