@@ -1,7 +1,6 @@
 // Proxy mode's config through the real binary: --check-config shows upstreams and routes,
-// sluiced refuses to start with routes (forwarding is not built yet) and refuses a reload to
-// them, keeping the running config; match.host and limits.body_bytes work in decision mode and
-// appear in GET /config.
+// sluiced starts with routes and a reload switches decision mode to proxy mode; match.host and
+// limits.body_bytes work in decision mode and appear in GET /config.
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -57,7 +56,8 @@ TEST(E2eProxyConfigTest, CheckConfigShowsUpstreamsAndRoutes) {
   EXPECT_EQ(ok.exit_code, 0) << ok.out;
   EXPECT_NE(ok.out.find("upstream app: 127.0.0.1:9, least_in_flight"), std::string::npos) << ok.out;
   EXPECT_NE(ok.out.find("route * /api/* -> app"), std::string::npos) << ok.out;
-  EXPECT_NE(ok.out.find("proxy mode: not available in this build yet"), std::string::npos)
+  EXPECT_NE(ok.out.find("proxy mode: admitted requests go to the route's upstream"),
+            std::string::npos)
       << ok.out;
 
   const Outcome bad = CheckConfig(std::string(kBase) +
@@ -69,19 +69,17 @@ TEST(E2eProxyConfigTest, CheckConfigShowsUpstreamsAndRoutes) {
       << bad.out;
 }
 
-TEST(E2eProxyConfigTest, RefusesToStartWithRoutes) {
+TEST(E2eProxyConfigTest, StartsWithRoutes) {
   Sluiced server(std::string(kBase) + kProxy);
   if (server.io_uring_refused()) GTEST_SKIP() << "kernel refused io_uring";
-  EXPECT_FALSE(server.ok());
-  const auto code = server.Wait(10s);
-  ASSERT_TRUE(code.has_value());
-  EXPECT_NE(*code, 0);
-  EXPECT_NE(server.DrainOutput().find("proxy mode (forwarding to upstreams) is not available"),
-            std::string::npos)
-      << server.output();
+  ASSERT_TRUE(server.ok()) << server.output();
+  // GET /config shows the routes in force (forwarding itself: e2e_proxy_forward_test.cc).
+  auto config = Get(server.admin_port(), "GET /config HTTP/1.1\r\nHost: a\r\n\r\n");
+  ASSERT_TRUE(config);
+  EXPECT_NE(config->body.find("routes"), std::string::npos) << config->body;
 }
 
-TEST(E2eProxyConfigTest, HostMatchBodyBytesAndARefusedReload) {
+TEST(E2eProxyConfigTest, HostMatchBodyBytesAndAReloadToProxyMode) {
   Sluiced server(kBase);
   if (server.io_uring_refused()) GTEST_SKIP() << "kernel refused io_uring";
   ASSERT_TRUE(server.ok()) << server.output();
@@ -105,17 +103,16 @@ TEST(E2eProxyConfigTest, HostMatchBodyBytesAndARefusedReload) {
   EXPECT_NE(config->body.find("host: \"shop.example\""), std::string::npos) << config->body;
   EXPECT_EQ(config->body.find("routes"), std::string::npos) << config->body;
 
+  // A reload to proxy mode: the routes are in force from then on.
   server.WriteConfig(std::string(kBase) + kProxy);
   server.Signal(SIGHUP);
   ASSERT_TRUE(PollUntil(
-      [&] { return server.DrainOutput().find("reload rejected") != std::string::npos; }, 10s))
-      << server.output();
-  EXPECT_NE(server.output().find("proxy mode (forwarding to upstreams) is not available"),
-            std::string::npos)
-      << server.output();
-  auto still = Get(server.port(), "GET / HTTP/1.1\r\nHost: other.example\r\n\r\n");
-  ASSERT_TRUE(still);
-  EXPECT_EQ(still->status, 200);
+      [&] {
+        auto c = Get(server.admin_port(), "GET /config HTTP/1.1\r\nHost: a\r\n\r\n");
+        return c && c->body.find("routes") != std::string::npos;
+      },
+      10s))
+      << server.DrainOutput();
 }
 
 }  // namespace

@@ -79,7 +79,8 @@ std::string Summary(const ServerConfig& config) {
                     r.websocket ? " (websocket)" : "", "\n");
   }
   if (!config.routes.empty()) {
-    absl::StrAppend(&s, "proxy mode: not available in this build yet (sluiced refuses routes)\n");
+    absl::StrAppend(&s,
+                    "proxy mode: admitted requests go to the route's upstream (no route: 404)\n");
   }
   return s;
 }

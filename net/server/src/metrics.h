@@ -60,6 +60,28 @@ struct alignas(kCacheLine) ShardMetrics {
   // (index: ForwardedMissing; [0] unused).
   Counter forwarded_untrusted;
   Counter forwarded_missing[kForwardedMissingKinds];
+
+  // Proxy mode (issue 12), this shard's share.
+  Counter proxy_forwarded;       // requests handed to an upstream
+  Counter proxy_answers[6];      // answers relayed, by status class ([1] 1xx ... [5] 5xx)
+  Counter proxy_no_route;        // 404: no route matched
+  Counter proxy_no_server;       // 503: every server ejected, or no connection slot
+  Counter proxy_body_too_large;  // 413
+  Counter proxy_retries;
+  Counter proxy_aborted;      // a client connection cut mid-answer
+  Counter proxy_malformed;    // unusable upstream answers (502)
+  Counter proxy_client_gone;  // a client left before its answer was complete
+  Counter proxy_ejections;
+  Counter proxy_status[3];  // local 502, 503, 504 answers
+  Counter upstream_opened;  // connections made
+  Counter upstream_reused;  // requests sent on a pooled connection
+  Counter upstream_closed;
+  Counter upstream_refused;  // connect failed (refused, unreachable)
+  Counter upstream_connect_timeouts;
+  Counter upstream_resets;        // reset or failed while sending or receiving
+  Counter upstream_timeouts;      // response-header or idle timeout
+  Counter upstream_idle_closed;   // a pooled connection closed by its upstream
+  Counter upstream_idle_expired;  // a pooled connection past pool.idle_timeout_ms
 };
 
 // Per policy, per shard; lives in the config snapshot (Runtime) it counts for.

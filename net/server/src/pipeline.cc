@@ -54,6 +54,7 @@ void Pipeline::Open(Stream& s, std::uint64_t id) noexcept {
   s.framer = BodyFramer();
   s.in_len = s.in_cap = s.out_start = s.out_len = 0;
   s.paused = s.awaiting = s.final = s.failed = false;
+  s.relaying = s.body_blocked = s.held = s.answer_started = false;
   s.head_started = now_;  // the first head is awaited from now: header_timeout applies
 }
 
@@ -121,13 +122,20 @@ void Pipeline::ReadKept(Stream& c) {
 Effects Pipeline::Receive(Stream& c, const char* data, std::size_t len) {
   effects_ = {};
   if (c.final || c.failed) return effects_;  // our answer is final: discard
-  if (c.in_len > 0 || c.paused) {
+  if (c.in_len > 0 || c.paused || c.body_blocked) {
     if (!KeepInput(c, data, len)) return effects_;
-    if (c.paused) return effects_;
+    if (c.paused || c.body_blocked) return effects_;
+    if (c.awaiting && !c.relaying && c.in_len >= kHoldInputBytes && !c.held) {
+      // Pipelined requests pile up behind a forwarded one: stop reading until it is answered
+      // (TCP flow control then holds the rest in the client).
+      c.held = true;
+      effects_.stop_reading = true;
+      return effects_;
+    }
     // A head ends with CRLFCRLF: without a new LF nothing can complete, so a client trickling
     // a long head byte by byte does not make us re-parse it on every byte (the limits are
     // still enforced as soon as the input passes them).
-    if (c.framer.done() && std::memchr(data, '\n', len) == nullptr &&
+    if (c.framer.done() && !c.relaying && std::memchr(data, '\n', len) == nullptr &&
         c.in_len <= std::min(limits_->max_uri_bytes, limits_->max_header_bytes)) {
       return effects_;
     }
@@ -193,6 +201,34 @@ std::size_t Pipeline::Drive(Stream& c, const char* p, std::size_t n) {
   std::size_t off = 0;
   while (off < n) {
     if (c.final || c.failed) return n;
+    if (c.relaying) {
+      // A forwarded request's body: the forwarder takes what its upstream has room for.
+      if (c.body_blocked) return off;
+      const BodyFeed f = forwarder_->Body(c.id, std::string_view(p + off, n - off));
+      off += f.consumed;
+      switch (f.status) {
+        case BodyFeed::Status::kMore:
+          return off;
+        case BodyFeed::Status::kBlocked:
+          c.body_blocked = true;
+          effects_.stop_reading = true;
+          return off;
+        case BodyFeed::Status::kDone:
+          c.relaying = false;
+          continue;
+        case BodyFeed::Status::kError:
+        case BodyFeed::Status::kTooLarge:
+          c.relaying = false;
+          if (f.status == BodyFeed::Status::kError) metrics_.body_errors.Add();
+          if (c.awaiting && !c.answer_started) {
+            c.awaiting = false;
+            AnswerError(c, f.status == BodyFeed::Status::kError ? 400 : 413);
+          } else {
+            Fail(c);  // part of an answer went out already: only a close is left
+          }
+          return n;
+      }
+    }
     if (!c.framer.done()) {
       const BodyFramer::Result r = c.framer.Feed(std::string_view(p + off, n - off));
       off += r.consumed;
@@ -233,7 +269,7 @@ std::size_t Pipeline::Drive(Stream& c, const char* p, std::size_t n) {
     off += r.consumed;
     c.head_started = 0;
     Answer(c);
-    c.framer.Start(*request_);
+    if (!c.relaying) c.framer.Start(*request_);  // a body not forwarded is read and dropped
   }
   return off;
 }
@@ -282,8 +318,17 @@ void Pipeline::Answer(Stream& c) {
     LogDecision(c, req);
   }
   if (forwarder_ != nullptr && outcome_.allowed) {
-    c.awaiting = true;  // Complete() writes the answer; the next head waits for it
-    forwarder_->Forward(c.id, req, outcome_);
+    const int status = forwarder_->Forward(c.id, req, outcome_);
+    if (status != 0) {
+      AnswerError(c, status);  // no route, too large, no server...: answered here, closed
+      return;
+    }
+    // The answer is streamed in later; the next head waits for it. The body goes to the
+    // forwarder as it arrives.
+    c.awaiting = true;
+    c.answer_started = false;
+    c.relaying = req.body == BodyKind::kChunked ||
+                 (req.body == BodyKind::kContentLength && req.content_length > 0);
     return;
   }
   // "Expect: 100-continue" with a body: we answer without asking for the body, so the client
@@ -347,6 +392,76 @@ void Pipeline::AnswerError(Stream& c, int status) {
   }
   c.out_len += static_cast<std::uint32_t>(written);
   effects_.send = true;
+}
+
+}  // namespace sluice::net
+
+// ---- Proxy mode: the awaited answer, streamed in by the forwarder.
+
+namespace sluice::net {
+
+char* Pipeline::AnswerRoom(Stream& c, std::size_t& room) noexcept {
+  room = 0;
+  if (c.out == nullptr && (c.out = out_pool_->Acquire()) == nullptr) {
+    metrics_.buffer_exhausted.Add();
+    return nullptr;
+  }
+  room = out_pool_->bytes() - c.out_len;
+  return c.out + c.out_len;
+}
+
+Effects Pipeline::AnswerWritten(Stream& c, std::size_t n) noexcept {
+  effects_ = {};
+  if (n == 0) return effects_;
+  c.out_len += static_cast<std::uint32_t>(n);
+  c.answer_started = true;
+  effects_.send = true;
+  return effects_;
+}
+
+Effects Pipeline::FinishAnswer(Stream& c, bool keep_alive) {
+  effects_ = {};
+  if (!c.awaiting || c.failed) return effects_;
+  c.awaiting = false;
+  c.answer_started = false;
+  effects_.send = c.has_output();
+  if (!keep_alive || stopping_) {
+    c.final = true;
+    effects_.send = true;  // the ring half-closes once the output is out
+    return effects_;
+  }
+  ReadKept(c);
+  if (c.held && !c.awaiting) {
+    c.held = false;
+    if (!c.paused && !c.body_blocked) effects_.read_again = true;
+  }
+  return effects_;
+}
+
+Effects Pipeline::FailAnswer(Stream& c, int status) noexcept {
+  effects_ = {};
+  if (!c.awaiting || c.failed) return effects_;
+  c.awaiting = false;
+  c.relaying = false;
+  AnswerError(c, status);
+  return effects_;
+}
+
+Effects Pipeline::AbortAnswer(Stream& c) noexcept {
+  effects_ = {};
+  c.awaiting = false;
+  c.relaying = false;
+  Fail(c);
+  return effects_;
+}
+
+Effects Pipeline::ResumeBody(Stream& c) {
+  effects_ = {};
+  if (!c.body_blocked) return effects_;
+  c.body_blocked = false;
+  ReadKept(c);
+  if (!c.body_blocked && !c.paused && !c.held && !c.failed) effects_.read_again = true;
+  return effects_;
 }
 
 }  // namespace sluice::net

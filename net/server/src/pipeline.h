@@ -35,6 +35,8 @@ namespace sluice::net {
 // output buffer fills; that input waits here (and the connection then receives one buffer at a
 // time until it has caught up). Past this, the client is closed.
 inline constexpr std::size_t kMaxPendingInput = std::size_t{1} << 20;
+// Pipelined input held behind a forwarded request before the connection stops reading.
+inline constexpr std::size_t kHoldInputBytes = 64 * 1024;
 // Input and output buffers of all connections of a shard together stay under this; a
 // connection that needs one more buffer beyond it is closed (and counted).
 inline constexpr std::size_t kBufferBudgetBytes = std::size_t{512} << 20;
@@ -54,6 +56,10 @@ struct Stream {
   std::int64_t head_started = 0;  // a head (or the first one) is awaited since; 0: none
   bool paused = false;            // no room to answer another request until a send completes
   bool awaiting = false;          // an answer was promised (Forwarder): Complete() writes it
+  bool relaying = false;          // the forwarded request's body goes to the Forwarder
+  bool body_blocked = false;      // the Forwarder has no room for more body: input waits
+  bool held = false;              // input held while an answer is awaited: reading stopped
+  bool answer_started = false;    // bytes of the awaited answer are written (streaming)
   bool final = false;             // our last answer is written (error, Connection: close, stop)
   bool failed = false;            // the pipeline gave up on the connection: close it
 
@@ -80,16 +86,34 @@ struct Effects {
   bool read_again = false;    // the output has room again: receive again
 };
 
+// What a Forwarder did with body bytes of the request it forwards.
+struct BodyFeed {
+  enum class Status : std::uint8_t {
+    kMore,      // used what it could: more body is expected (the rest of the bytes, if any,
+                // is an unfinished framing element: present it again with more)
+    kBlocked,   // no room upstream: keep the rest, stop reading, until ResumeBody()
+    kDone,      // the body is complete; the rest of the bytes is the next request
+    kError,     // bad chunked framing: the exchange was abandoned; 400 and close
+    kTooLarge,  // past limits.body_bytes: the exchange was abandoned; 413 and close
+  };
+  std::size_t consumed = 0;
+  Status status = Status::kMore;
+};
+
 // Proxy mode's hook (issue 12): an admitted request goes to Forward() instead of being answered
-// 200 at once; its answer comes later, through the ring's Loop::Complete(stream_id, ...), which
-// finds the connection (if it still exists) and calls Pipeline::Complete().
+// 200 at once; its body goes to Body() as it arrives, and its answer is streamed into the
+// connection's output by the ring (AnswerRoom / AnswerWritten / FinishAnswer, or FailAnswer /
+// AbortAnswer), which finds the connection by its id first (a closed one is not there).
 class Forwarder {
  public:
   virtual ~Forwarder() = default;
-  // `request` (views into the connection's input) and `outcome` are valid during this call
-  // only. Must not call back into the pipeline for this stream before returning.
-  virtual void Forward(std::uint64_t stream_id, const HttpRequest& request,
-                       const EvalOutcome& outcome) noexcept = 0;
+  // 0 when the request was taken (its answer comes later); otherwise the status to answer
+  // locally at once (404 no route, 413, 503...). `request` (views into the connection's input)
+  // and `outcome` are valid during this call only. Must not call back into the pipeline.
+  virtual int Forward(std::uint64_t stream_id, const HttpRequest& request,
+                      const EvalOutcome& outcome) noexcept = 0;
+  // Body bytes of the request the stream forwards (valid during the call).
+  virtual BodyFeed Body(std::uint64_t stream_id, std::string_view bytes) noexcept = 0;
 };
 
 class Pipeline {
@@ -119,6 +143,23 @@ class Pipeline {
   Effects Complete(Stream& s, std::string_view answer, bool keep_alive);
   // The connection is gone: its buffers go back.
   void Close(Stream& s) noexcept;
+
+  // Proxy mode's streaming of an awaited answer (the Forwarder's side, on the shard thread).
+  // Where to write the next bytes of the answer, `room` bytes long (the output buffer is taken
+  // if the stream holds none); nullptr when the shard's buffers are spent.
+  char* AnswerRoom(Stream& s, std::size_t& room) noexcept;
+  // `n` bytes were written at AnswerRoom(): send them.
+  Effects AnswerWritten(Stream& s, std::size_t n) noexcept;
+  // The answer is complete; `keep_alive` false ends the connection after it. Then the input
+  // that waited is answered.
+  Effects FinishAnswer(Stream& s, bool keep_alive);
+  // Nothing of the answer was written: answer `status` (502, 503, 504) instead, and close.
+  Effects FailAnswer(Stream& s, int status) noexcept;
+  // Part of the answer went out and the rest cannot come: close without completing it (the
+  // client sees a truncated message, never a false end).
+  Effects AbortAnswer(Stream& s) noexcept;
+  // The Forwarder has room for body bytes again (after a kBlocked).
+  Effects ResumeBody(Stream& s);
 
  private:
   void ReadKept(Stream& s);

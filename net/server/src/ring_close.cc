@@ -35,6 +35,7 @@ void Shard::Loop::BeginLinger(Connection& c, std::uint32_t slot) {
 void Shard::Loop::Kill(Connection& c, std::uint32_t slot) {
   if (c.killing) return;
   c.killing = true;
+  DetachClient(c);
   if (c.recv_armed) {
     io_uring_sqe* sqe = Sqe();
     io_uring_prep_cancel64(sqe, UserData(Op::kRecv, slot, c.generation), 0);
@@ -68,6 +69,7 @@ void Shard::Loop::CloseIfDoneAfterEof(Connection& c, std::uint32_t slot) {
 
 void Shard::Loop::Release(std::uint32_t slot) {
   Connection& c = conns_[slot];
+  DetachClient(c);
   pipeline_.Close(c.http);
   c.fd = -1;
   ++c.generation;
@@ -82,6 +84,7 @@ void Shard::Loop::Sweep() {
   const std::int64_t idle_ns = nanoseconds(limits.idle_timeout).count();
   const std::int64_t header_ns = nanoseconds(limits.header_timeout).count();
   const bool drain_over = stopping_ && now_ >= drain_deadline_;
+  SweepUpstreams();
   for (std::uint32_t slot = 0; slot < high_water_; ++slot) {
     Connection& c = conns_[slot];
     if (c.fd < 0 || c.killing) continue;
@@ -100,6 +103,8 @@ void Shard::Loop::Sweep() {
         shard_.metrics_.header_timeouts.Add();  // slowloris, or a silent new connection
         Kill(c, slot);
       }
+    } else if (c.http.awaiting && !stopping_) {
+      // A forwarded request: the upstream's timeouts (ring_upstream.cc) govern the wait.
     } else if (now_ - c.last_activity > idle_ns || (stopping_ && c.http.between_requests())) {
       if (!stopping_) shard_.metrics_.idle_timeouts.Add();
       Kill(c, slot);
@@ -111,6 +116,7 @@ void Shard::Loop::BeginStop() {
   stopping_ = true;
   pipeline_.BeginStop();
   drain_deadline_ = now_ + kDrainNs;
+  CloseIdleUpstreams();
   if (accept_armed_) {
     io_uring_sqe* sqe = Sqe();
     io_uring_prep_cancel64(sqe, UserData(Op::kAccept), 0);

@@ -68,6 +68,9 @@ Shard::Loop::~Loop() {
   for (std::uint32_t i = 0; i < high_water_; ++i) {
     if (conns_[i].fd >= 0) ::close(conns_[i].fd);
   }
+  for (std::uint32_t i = 0; i < up_high_water_; ++i) {
+    if (ups_[i].fd >= 0) ::close(ups_[i].fd);
+  }
   if (ring_ready_) io_uring_queue_exit(&ring_);
   std::free(buf_ring_);
   std::free(buffers_);
@@ -143,6 +146,7 @@ void Shard::Loop::SwitchRuntime() {
   if (next == nullptr) return;
   runtime_ = next;
   pipeline_.SetRuntime(*runtime_);
+  SetupProxy();
   // Release: the control thread's acquire in generation() sees that we no longer use older
   // runtimes (every read of them happened before this store).
   shard_.generation_.store(runtime_->generation, std::memory_order_release);
@@ -253,6 +257,7 @@ void Shard::Loop::Run() {
     if (!accept_armed_ && listener_open_ && !stopping_ && now_ >= accept_backoff_until_) {
       ArmAccept();
     }
+    FlushUpSends();
     FlushSends();
     if (stopping_ && active_ == 0) {
       io_uring_submit(&ring_);  // the last closes and cancels queued this pass
@@ -316,6 +321,13 @@ void Shard::Loop::Handle(const io_uring_cqe& cqe) {
     case Op::kCloseRefused:
     case Op::kCancel:
       return;  // results of best-effort operations; the connection's own ops report the rest
+    case Op::kUpConnect:
+    case Op::kUpConnectTimeout:
+    case Op::kUpSend:
+    case Op::kUpRecv:
+    case Op::kUpClose:
+      HandleUpstream(cqe);
+      return;
   }
   std::fprintf(stderr, "sluiced: unknown completion %llx\n", static_cast<unsigned long long>(ud));
   std::abort();
@@ -344,6 +356,7 @@ void Shard::Loop::OnAccept(int fd) {
   c.recv_armed = c.recv_stopped = c.send_in_flight = c.peer_eof = false;
   c.lingering = c.killing = c.close_submitted = c.throttled = false;
   c.shutdown_in_flight = false;
+  c.up = kNoUpstream;
   c.last_activity = c.last_send_progress = now_;
   pipeline_.Open(c.http, UserData(Op{}, slot, c.generation));
   // The peer address keys per-ip policies. A syscall per connection (multishot accept cannot
@@ -443,6 +456,7 @@ void Shard::Loop::OnSend(int res, Connection& c, std::uint32_t slot) {
   c.last_send_progress = now_;
   Apply(c, slot, pipeline_.Sent(c.http, static_cast<std::size_t>(res)));
   if (c.throttled && c.http.out == nullptr && c.http.in_len == 0) c.throttled = false;  // caught up
+  ResumeRelay(c);  // a forwarded answer waiting for room in the output
   // A short send, or answers appended while it was in flight: send the rest (or close).
   MarkDirty(c, slot);
 }

@@ -11,11 +11,18 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string_view>
 #include <vector>
 
 #include "pipeline.h"
 #include "shard.h"
+#include "sluice/net/http/retry.h"
+#include "sluice/net/proxy/balancer.h"
+#include "sluice/net/proxy/body_relay.h"
+#include "sluice/net/proxy/idle_pool.h"
+#include "sluice/net/proxy/plan.h"
+#include "upstream_conn.h"
 
 namespace sluice::net {
 
@@ -30,7 +37,13 @@ enum class Op : std::uint8_t {
   kCloseRefused,
   kCancel,
   kShutdown,
-  kWake
+  kWake,
+  // Proxy mode: the slot is an upstream connection's (upstream_conn.h), not a client's.
+  kUpConnect,
+  kUpConnectTimeout,  // the LINK_TIMEOUT behind a connect (its own result is not needed)
+  kUpSend,
+  kUpRecv,
+  kUpClose
 };
 constexpr std::uint64_t UserData(Op op, std::uint32_t slot = 0, std::uint32_t gen = 0) {
   return (std::uint64_t{static_cast<std::uint8_t>(op)} << 56) |
@@ -77,10 +90,16 @@ struct Shard::Connection {
   std::int64_t last_send_progress = 0;
   std::int64_t linger_started = 0;
   Stream http;
+  // Proxy mode: the upstream connection carrying this client's forwarded request, and the
+  // relay of that request's body (which outlives the exchange if the answer came early).
+  std::uint32_t up = kNoUpstream;
+  BodyRelay body;
 };
 
-// Lives on the shard thread's stack; owns the ring.
-class Shard::Loop {
+// Lives on the shard thread's stack; owns the ring. In proxy mode it is also the pipeline's
+// Forwarder: it owns the upstream connections (ring_upstream.cc) and runs the exchanges
+// (ring_forward.cc).
+class Shard::Loop final : public Forwarder {
  public:
   explicit Loop(Shard& shard);
   ~Loop();
@@ -94,7 +113,54 @@ class Shard::Loop {
   // thread. A connection that closed meanwhile (another generation in its slot) is ignored.
   void Complete(std::uint64_t stream_id, std::string_view answer, bool keep_alive);
 
+  // Forwarder (ring_forward.cc).
+  int Forward(std::uint64_t stream_id, const HttpRequest& request,
+              const EvalOutcome& outcome) noexcept override;
+  BodyFeed Body(std::uint64_t stream_id, std::string_view bytes) noexcept override;
+
  private:
+  // One upstream server of the plan in force, on this shard.
+  struct ServerSlot {
+    UpstreamServer server;
+    std::uint32_t upstream = 0;  // index into the plan's upstreams
+    IdlePool pool;
+  };
+
+  // Proxy mode: upstream sockets on the ring (ring_upstream.cc).
+  void SetupProxy();
+  UpstreamConn* LookupUp(std::uint64_t ud);
+  void HandleUpstream(const io_uring_cqe& cqe);
+  // A connection to server `server` for a new attempt: the newest idle one of its pool, or a
+  // fresh socket (connect submitted). kNoUpstream when none can be had.
+  std::uint32_t TakeUpstream(std::uint32_t server, bool& reused);
+  void ArmUpRecv(UpstreamConn& u, std::uint32_t slot);
+  void MarkUpDirty(UpstreamConn& u, std::uint32_t slot);
+  void FlushUpSends();
+  void OnUpConnect(int res, UpstreamConn& u, std::uint32_t slot);
+  void OnUpSend(int res, UpstreamConn& u, std::uint32_t slot);
+  void OnUpRecv(const io_uring_cqe& cqe, UpstreamConn& u, std::uint32_t slot);
+  void UpKill(UpstreamConn& u, std::uint32_t slot);
+  void MaybeFinishUpClose(UpstreamConn& u, std::uint32_t slot);
+  void ReleaseUp(std::uint32_t slot);
+  // After an exchange: keep the connection in its pool (receive armed) or close it.
+  void PoolOrClose(UpstreamConn& u, std::uint32_t slot, bool reusable);
+  void SweepUpstreams();
+  void CloseIdleUpstreams();
+
+  // Proxy mode: the exchanges (ring_forward.cc).
+  Connection* ClientOf(const UpstreamConn& u, std::uint32_t slot);
+  // Answer bytes of `u` (nullptr/0: only what waits in u.in) into its client's output.
+  void Relay(UpstreamConn& u, std::uint32_t slot, const char* data, std::size_t len);
+  void FinishExchange(UpstreamConn& u, std::uint32_t slot, bool leftover);
+  void FailExchange(UpstreamConn& u, std::uint32_t slot, AttemptFailure failure, int status);
+  // The client connection is going away: its exchange's upstream connection is closed.
+  void DetachClient(Connection& c);
+  // The client's output drained: relay what waited, read the upstream again.
+  void ResumeRelay(Connection& c);
+  // The upstream has room again for the client's body.
+  void ResumeClientBody(UpstreamConn& u, std::uint32_t slot);
+  bool KeepUpInput(UpstreamConn& u, const char* data, std::size_t len);
+
   // The loop and the socket operations (ring_loop.cc).
   io_uring_sqe* Sqe();
   void ArmAccept();
@@ -146,6 +212,20 @@ class Shard::Loop {
   bool stopping_ = false;
   bool listener_open_ = true;
   std::uint64_t wake_value_ = 0;
+
+  // Proxy mode (sized when a plan first comes into force; resized only at a reload).
+  const ProxyPlan* plan_ = nullptr;
+  std::uint64_t plan_epoch_ = 0;  // bumped at every plan switch: older connections never pool
+  std::vector<ServerSlot> servers_;
+  std::vector<Balancer> balancers_;
+  std::vector<std::uint32_t> first_server_;  // per upstream: its first index in servers_
+  std::vector<UpstreamConn> ups_;
+  std::uint32_t up_free_ = 0;
+  std::uint32_t up_high_water_ = 0;
+  std::vector<std::uint32_t> up_dirty_;
+  std::unique_ptr<BufferPool> up_out_pool_;
+  std::unique_ptr<BufferPool> up_in_pool_;
+  std::unique_ptr<HttpResponse> response_;  // the answer head being relayed (one at a time)
 };
 
 }  // namespace sluice::net

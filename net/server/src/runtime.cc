@@ -5,9 +5,13 @@
 namespace sluice::net {
 namespace {
 
-std::unique_ptr<Runtime> Assemble(ServerConfig config, std::unique_ptr<PolicySet> policies,
-                                  std::size_t shards, std::uint64_t generation) {
+absl::StatusOr<std::unique_ptr<Runtime>> Assemble(ServerConfig config,
+                                                  std::unique_ptr<PolicySet> policies,
+                                                  std::size_t shards, std::uint64_t generation) {
+  auto proxy = ProxyPlan::Build(config);
+  if (!proxy.ok()) return proxy.status();
   auto r = std::make_unique<Runtime>();
+  r->proxy = *std::move(proxy);
   r->responses = std::make_unique<ResponseTemplates>(config);
   r->config = std::move(config);
   r->policies = std::move(policies);

@@ -13,6 +13,7 @@
 #include "sluice/net/config/config.h"
 #include "sluice/net/policy/policy_set.h"
 #include "sluice/net/policy/response.h"
+#include "sluice/net/proxy/plan.h"
 
 namespace sluice::net {
 
@@ -20,6 +21,7 @@ struct Runtime {
   ServerConfig config;
   std::unique_ptr<PolicySet> policies;
   std::unique_ptr<ResponseTemplates> responses;
+  std::unique_ptr<ProxyPlan> proxy;  // proxy mode (routes); nullptr: the decision service
   std::uint64_t generation = 0;
   std::size_t shards = 0;
   // [shard * policies->size() + policy]

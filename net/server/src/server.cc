@@ -81,23 +81,8 @@ std::string Server::RingSummary() const {
 
 Server::Impl::~Impl() { Stop(); }
 
-namespace {
-
-// Proxy mode's config loads and is shown (--check-config, GET /config), but forwarding is not
-// built yet (issue 12): refuse a config with routes rather than run as the decision service
-// with its routes silently ignored.
-absl::Status RefuseProxyMode(const ServerConfig& config) {
-  if (config.routes.empty()) return absl::OkStatus();
-  return absl::UnimplementedError(
-      "routes: proxy mode (forwarding to upstreams) is not available in this build yet; "
-      "remove routes and upstreams to run the decision service");
-}
-
-}  // namespace
-
 absl::Status Server::Impl::Start(ServerConfig config, std::string config_path,
                                  CliOverrides overrides) {
-  if (absl::Status s = RefuseProxyMode(config); !s.ok()) return s;
   config_path_ = std::move(config_path);
   overrides_ = std::move(overrides);
   // The CPUs this process may run on (taskset, cgroup cpusets): shards are pinned among
@@ -175,10 +160,6 @@ absl::Status Server::Impl::ReloadFromFile() {
 absl::Status Server::Impl::Reload(ServerConfig config) {
   std::lock_guard<std::mutex> lock(control_mu_);
   if (stopped_) return absl::FailedPreconditionError("reload: the server is stopping");
-  if (absl::Status s = RefuseProxyMode(config); !s.ok()) {
-    ++reloads_failed_;
-    return s;
-  }
   const Runtime& current = *runtimes_.back();
   // What the running process cannot change in place: refuse rather than half-apply.
   const auto fixed = [&](bool same, std::string_view what) -> absl::Status {

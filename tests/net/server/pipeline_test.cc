@@ -128,12 +128,18 @@ TEST_F(PipelineTest, AFullOutputStopsReadingUntilTheClientReads) {
 // Proxy mode's seam: an admitted request is forwarded, and its answer comes later, in order.
 class RecordingForwarder : public Forwarder {
  public:
-  void Forward(std::uint64_t stream_id, const HttpRequest& request,
-               const EvalOutcome& outcome) noexcept override {
+  int Forward(std::uint64_t stream_id, const HttpRequest& request,
+              const EvalOutcome& outcome) noexcept override {
     ids.push_back(stream_id);
     paths.emplace_back(request.path);
     allowed.push_back(outcome.allowed);
+    return 0;
   }
+  BodyFeed Body(std::uint64_t, std::string_view bytes) noexcept override {
+    body.append(bytes);
+    return BodyFeed{bytes.size(), BodyFeed::Status::kMore};
+  }
+  std::string body;
   std::vector<std::uint64_t> ids;
   std::vector<std::string> paths;
   std::vector<bool> allowed;

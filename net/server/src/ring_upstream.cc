@@ -1,0 +1,373 @@
+// Proxy mode's upstream sockets on the shard's ring (upstream_conn.h): the per-shard server
+// table, pools and balancers of the plan in force; connect with a linked timeout, send,
+// single-shot receives, cancel-then-close, the idle watch and the timeout sweep. What the
+// bytes mean is ring_forward.cc's.
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+#include "ring_loop.h"
+
+namespace sluice::net {
+
+using std::chrono::nanoseconds;
+
+namespace {
+
+std::int64_t Ns(std::chrono::milliseconds ms) noexcept { return nanoseconds(ms).count(); }
+
+}  // namespace
+
+void Shard::Loop::SetupProxy() {
+  const ProxyPlan* next = runtime_->proxy.get();
+  // Every switch is a new plan (a reload builds one): the idle connections of the old one
+  // close, and connections still busy under it are never pooled again (their epoch is older).
+  CloseIdleUpstreams();
+  plan_ = next;
+  ++plan_epoch_;
+  pipeline_.set_forwarder(next != nullptr ? this : nullptr);
+  if (next == nullptr) return;
+  servers_.clear();
+  first_server_.clear();
+  balancers_.assign(next->upstreams().size(), Balancer());
+  for (std::size_t u = 0; u < next->upstreams().size(); ++u) {
+    const PlanUpstream& pu = next->upstreams()[u];
+    first_server_.push_back(static_cast<std::uint32_t>(servers_.size()));
+    for (const UpstreamServer& server : pu.servers) {
+      ServerSlot slot;
+      slot.server = server;
+      slot.upstream = static_cast<std::uint32_t>(u);
+      slot.pool.Reset(pu.config.pool.idle_per_shard, pu.config.pool.max_requests,
+                      Ns(pu.config.pool.idle_timeout));
+      servers_.push_back(std::move(slot));
+    }
+    balancers_[u].Reset(pu.config.balance, pu.servers.size(), pu.config.eject_failures,
+                        Ns(pu.config.eject_for),
+                        (shard_.options_.index + 1) * 0x9E3779B97F4A7C15ULL ^ plan_epoch_);
+  }
+  if (ups_.empty()) {
+    // The slot table is made once, never resized: exchanges hold pointers into their slot
+    // (the relay's view of its extra fields). Every client connection can have one exchange,
+    // and the pools keep idle ones besides.
+    const std::size_t clients = runtime_->config.limits.max_connections_per_shard;
+    const std::size_t size = std::min<std::size_t>(
+        clients + std::min<std::size_t>(next->max_idle(), 65536), 0xffffffu - 1);
+    ups_.resize(size);
+    for (std::uint32_t i = 0; i < size; ++i) ups_[i].next_free = i + 1;
+    up_dirty_.reserve(size);
+    const std::size_t out_bytes =
+        runtime_->config.limits.http.max_header_bytes + 2 * std::size_t{kRingBufferBytes};
+    const std::size_t in_bytes = ResponseLimits{}.max_header_bytes + 2 * kRingBufferBytes;
+    const std::size_t budget = kBufferBudgetBytes / 2;
+    up_out_pool_ = std::make_unique<BufferPool>(out_bytes, std::min(size, budget / out_bytes));
+    up_in_pool_ = std::make_unique<BufferPool>(in_bytes, std::min(size, budget / in_bytes));
+    response_ = std::make_unique<HttpResponse>();
+  }
+}
+
+UpstreamConn* Shard::Loop::LookupUp(std::uint64_t ud) {
+  const std::uint32_t slot = SlotOf(ud);
+  if (slot >= ups_.size()) return nullptr;
+  UpstreamConn& u = ups_[slot];
+  if (u.fd < 0 || u.generation != GenOf(ud)) return nullptr;
+  return &u;
+}
+
+void Shard::Loop::HandleUpstream(const io_uring_cqe& cqe) {
+  const std::uint64_t ud = cqe.user_data;
+  UpstreamConn* u = LookupUp(ud);
+  const std::uint32_t slot = SlotOf(ud);
+  switch (OpOf(ud)) {
+    case Op::kUpConnect:
+      if (u != nullptr) OnUpConnect(cqe.res, *u, slot);
+      return;
+    case Op::kUpConnectTimeout:
+      return;  // the connect's own completion says what happened (-ECANCELED: timed out)
+    case Op::kUpSend:
+      if (u != nullptr) OnUpSend(cqe.res, *u, slot);
+      return;
+    case Op::kUpRecv:
+      if (u != nullptr) {
+        OnUpRecv(cqe, *u, slot);
+      } else if (cqe.flags & IORING_CQE_F_BUFFER) {
+        RecycleBuffer(static_cast<std::uint16_t>(cqe.flags >> IORING_CQE_BUFFER_SHIFT));
+      }
+      return;
+    case Op::kUpClose:
+      if (u != nullptr) ReleaseUp(slot);
+      return;
+    default:
+      std::abort();  // Handle() dispatches only kUp* here
+  }
+}
+
+std::uint32_t Shard::Loop::TakeUpstream(std::uint32_t server, bool& reused) {
+  ServerSlot& s = servers_[server];
+  std::uint32_t id = 0;
+  if (s.pool.Pop(id)) {
+    UpstreamConn& u = ups_[id];
+    reused = true;
+    u.state = UpstreamConn::State::kActive;
+    shard_.metrics_.upstream_reused.Add();
+    return id;
+  }
+  reused = false;
+  if (up_free_ >= ups_.size()) return kNoUpstream;
+  // A new connection costs two syscalls (socket, setsockopt) outside the ring: once per
+  // connection, never per pooled request.
+  const int fd =
+      ::socket(s.server.address.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) return kNoUpstream;
+  const int one = 1;
+  (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  const std::uint32_t slot = up_free_;
+  UpstreamConn& u = ups_[slot];
+  up_free_ = u.next_free;
+  up_high_water_ = std::max(up_high_water_, slot + 1);
+  u.fd = fd;
+  u.state = UpstreamConn::State::kConnecting;
+  u.server = server;
+  u.epoch = plan_epoch_;
+  u.requests = 0;
+  u.connect_in_flight = u.recv_armed = u.send_in_flight = u.close_submitted = false;
+  u.address = s.server.address;
+  u.address_len = s.server.address_len;
+  const std::int64_t timeout_ns = Ns(plan_->upstreams()[s.upstream].config.timeouts.connect);
+  u.connect_timeout.tv_sec = timeout_ns / 1'000'000'000;
+  u.connect_timeout.tv_nsec = timeout_ns % 1'000'000'000;
+  // The connect and its timeout are linked: if the timeout fires first the connect completes
+  // with -ECANCELED (kernel 5.5+, so fine on 6.1). The pair must go into the SQ together.
+  if (io_uring_sq_space_left(&ring_) < 2) io_uring_submit(&ring_);
+  io_uring_sqe* sqe = Sqe();
+  io_uring_prep_connect(sqe, fd, reinterpret_cast<const sockaddr*>(&u.address), u.address_len);
+  sqe->flags |= IOSQE_IO_LINK;
+  io_uring_sqe_set_data64(sqe, UserData(Op::kUpConnect, slot, u.generation));
+  sqe = Sqe();
+  io_uring_prep_link_timeout(sqe, &u.connect_timeout, 0);
+  io_uring_sqe_set_data64(sqe, UserData(Op::kUpConnectTimeout, slot, u.generation));
+  u.connect_in_flight = true;
+  shard_.metrics_.upstream_opened.Add();
+  return slot;
+}
+
+void Shard::Loop::ArmUpRecv(UpstreamConn& u, std::uint32_t slot) {
+  if (u.recv_armed || u.state == UpstreamConn::State::kClosing) return;
+  // Single-shot, one provided buffer: the next one is asked for only once the client has room
+  // for what it brings (the back-pressure from a slow client).
+  io_uring_sqe* sqe = Sqe();
+  io_uring_prep_recv(sqe, u.fd, nullptr, 0, 0);
+  sqe->flags |= IOSQE_BUFFER_SELECT;
+  sqe->buf_group = kBufferGroup;
+  io_uring_sqe_set_data64(sqe, UserData(Op::kUpRecv, slot, u.generation));
+  u.recv_armed = true;
+}
+
+void Shard::Loop::MarkUpDirty(UpstreamConn& u, std::uint32_t slot) {
+  if (u.dirty) return;
+  u.dirty = true;
+  up_dirty_.push_back(slot);  // at most one entry per slot: never past reserve()
+}
+
+void Shard::Loop::FlushUpSends() {
+  for (const std::uint32_t slot : up_dirty_) {
+    UpstreamConn& u = ups_[slot];
+    u.dirty = false;
+    if (u.fd < 0 || u.state != UpstreamConn::State::kActive || u.send_in_flight ||
+        u.out_sent >= u.out_len) {
+      continue;
+    }
+    io_uring_sqe* sqe = Sqe();
+    io_uring_prep_send(sqe, u.fd, u.out + u.out_sent, u.out_len - u.out_sent, MSG_NOSIGNAL);
+    io_uring_sqe_set_data64(sqe, UserData(Op::kUpSend, slot, u.generation));
+    u.send_in_flight = true;
+  }
+  up_dirty_.clear();
+}
+
+void Shard::Loop::OnUpConnect(int res, UpstreamConn& u, std::uint32_t slot) {
+  u.connect_in_flight = false;
+  if (u.state == UpstreamConn::State::kClosing) {
+    MaybeFinishUpClose(u, slot);
+    return;
+  }
+  if (res < 0) {
+    // -ECANCELED: the linked timeout fired (504); anything else (refused, unreachable): 502.
+    const bool timed_out = res == -ECANCELED;
+    (timed_out ? shard_.metrics_.upstream_connect_timeouts : shard_.metrics_.upstream_refused)
+        .Add();
+    FailExchange(u, slot, AttemptFailure::kConnect, timed_out ? 504 : 502);
+    return;
+  }
+  u.state = UpstreamConn::State::kActive;
+  ArmUpRecv(u, slot);  // an early answer (or a close) is noticed while we send
+  MarkUpDirty(u, slot);
+}
+
+void Shard::Loop::OnUpSend(int res, UpstreamConn& u, std::uint32_t slot) {
+  u.send_in_flight = false;
+  if (u.state == UpstreamConn::State::kClosing) {
+    MaybeFinishUpClose(u, slot);
+    return;
+  }
+  if (res < 0) {
+    shard_.metrics_.upstream_resets.Add();
+    FailExchange(u, slot, AttemptFailure::kWrite, 502);
+    return;
+  }
+  u.wrote_any = true;
+  u.out_sent += static_cast<std::uint32_t>(res);
+  if (u.out_sent < u.out_len) {
+    MarkUpDirty(u, slot);  // a short send: the rest next pass
+    return;
+  }
+  if (u.has_body) {
+    // Sent body bytes are not kept: a request whose body reached the upstream is never
+    // replayed (retry.h), so the buffer starts over for the next piece.
+    u.out_sent = u.out_len = 0;
+  }
+  Connection* c = ClientOf(u, slot);
+  const bool body_done = !u.has_body || c == nullptr || c->body.done();
+  if (body_done) {
+    if (!u.request_sent && !u.relay.started()) u.deadline = now_ + u.header_timeout_ns;
+    u.request_sent = true;
+  } else {
+    u.deadline = now_ + u.idle_timeout_ns;
+    ResumeClientBody(u, slot);
+  }
+}
+
+void Shard::Loop::OnUpRecv(const io_uring_cqe& cqe, UpstreamConn& u, std::uint32_t slot) {
+  u.recv_armed = false;
+  const bool has_buffer = (cqe.flags & IORING_CQE_F_BUFFER) != 0;
+  const auto bid = static_cast<std::uint16_t>(cqe.flags >> IORING_CQE_BUFFER_SHIFT);
+  if (u.state == UpstreamConn::State::kClosing) {
+    if (has_buffer) RecycleBuffer(bid);
+    MaybeFinishUpClose(u, slot);
+    return;
+  }
+  if (u.state == UpstreamConn::State::kIdle) {
+    // A pooled connection spoke: a FIN, a reset, or bytes nobody asked for. Either way it
+    // can carry no request any more.
+    if (has_buffer) RecycleBuffer(bid);
+    if (cqe.res == -ENOBUFS) {
+      ArmUpRecv(u, slot);
+      return;
+    }
+    servers_[u.server].pool.Remove(slot);
+    shard_.metrics_.upstream_idle_closed.Add();
+    UpKill(u, slot);
+    return;
+  }
+  if (cqe.res > 0) {
+    const char* data = buffers_ + std::size_t{bid} * kRingBufferBytes;
+    Relay(u, slot, data, static_cast<std::size_t>(cqe.res));
+    RecycleBuffer(bid);
+    return;
+  }
+  if (has_buffer) RecycleBuffer(bid);
+  if (cqe.res == 0) {
+    u.eof = true;
+    Relay(u, slot, nullptr, 0);
+  } else if (cqe.res == -ENOBUFS) {
+    shard_.metrics_.recv_enobufs.Add();
+    ArmUpRecv(u, slot);  // submitted after this pass handed the consumed buffers back
+  } else {
+    shard_.metrics_.upstream_resets.Add();
+    FailExchange(u, slot, AttemptFailure::kClosed, 502);
+  }
+}
+
+void Shard::Loop::UpKill(UpstreamConn& u, std::uint32_t slot) {
+  if (u.state == UpstreamConn::State::kClosing || u.fd < 0) return;
+  u.state = UpstreamConn::State::kClosing;
+  u.client = kNoClient;
+  const auto cancel = [&](Op op) {
+    io_uring_sqe* sqe = Sqe();
+    io_uring_prep_cancel64(sqe, UserData(op, slot, u.generation), 0);
+    io_uring_sqe_set_data64(sqe, UserData(Op::kCancel));
+  };
+  if (u.connect_in_flight) cancel(Op::kUpConnect);
+  if (u.recv_armed) cancel(Op::kUpRecv);
+  if (u.send_in_flight) cancel(Op::kUpSend);
+  MaybeFinishUpClose(u, slot);
+}
+
+void Shard::Loop::MaybeFinishUpClose(UpstreamConn& u, std::uint32_t slot) {
+  if (u.state != UpstreamConn::State::kClosing || u.close_submitted || u.connect_in_flight ||
+      u.recv_armed || u.send_in_flight) {
+    return;
+  }
+  u.close_submitted = true;
+  io_uring_sqe* sqe = Sqe();
+  io_uring_prep_close(sqe, u.fd);
+  io_uring_sqe_set_data64(sqe, UserData(Op::kUpClose, slot, u.generation));
+}
+
+void Shard::Loop::ReleaseUp(std::uint32_t slot) {
+  UpstreamConn& u = ups_[slot];
+  if (u.out != nullptr) up_out_pool_->Release(u.out);
+  if (u.in != nullptr) up_in_pool_->Release(u.in);
+  u.out = u.in = nullptr;
+  u.out_len = u.out_sent = u.in_len = 0;
+  u.fd = -1;
+  u.state = UpstreamConn::State::kFree;
+  ++u.generation;
+  u.next_free = up_free_;
+  up_free_ = slot;
+  shard_.metrics_.upstream_closed.Add();
+}
+
+void Shard::Loop::PoolOrClose(UpstreamConn& u, std::uint32_t slot, bool reusable) {
+  // A pooled connection holds no buffers. (No send is in flight: the request was all sent.)
+  if (!u.send_in_flight) {
+    if (u.out != nullptr) up_out_pool_->Release(u.out);
+    u.out = nullptr;
+    u.out_len = u.out_sent = 0;
+  }
+  if (u.in != nullptr) up_in_pool_->Release(u.in);
+  u.in = nullptr;
+  u.in_len = 0;
+  u.client = kNoClient;
+  if (reusable && !u.send_in_flight && u.epoch == plan_epoch_ && !stopping_ &&
+      u.server < servers_.size() && servers_[u.server].pool.Reusable(u.requests) &&
+      servers_[u.server].pool.Push(slot, now_)) {
+    u.state = UpstreamConn::State::kIdle;
+    u.deadline = 0;
+    ArmUpRecv(u, slot);  // the idle watch: the upstream's FIN closes it at once
+    return;
+  }
+  UpKill(u, slot);
+}
+
+void Shard::Loop::CloseIdleUpstreams() {
+  for (ServerSlot& s : servers_) {
+    std::uint32_t id = 0;
+    while (s.pool.Pop(id)) UpKill(ups_[id], id);
+  }
+}
+
+void Shard::Loop::SweepUpstreams() {
+  for (ServerSlot& s : servers_) {
+    std::uint32_t id = 0;
+    while (s.pool.PopExpired(now_, id)) {
+      shard_.metrics_.upstream_idle_expired.Add();
+      UpKill(ups_[id], id);
+    }
+  }
+  for (std::uint32_t slot = 0; slot < up_high_water_; ++slot) {
+    UpstreamConn& u = ups_[slot];
+    if (u.state != UpstreamConn::State::kActive || u.deadline == 0 || u.waiting_room ||
+        now_ <= u.deadline) {
+      continue;
+    }
+    shard_.metrics_.upstream_timeouts.Add();
+    FailExchange(u, slot, AttemptFailure::kTimeout, 504);
+  }
+}
+
+}  // namespace sluice::net

@@ -1,0 +1,288 @@
+// Proxy mode's forwarding through the real binary, with the recording upstream
+// (recording_upstream.h) on loopback: what reaches the upstream (canonical, hop-by-hop fields
+// removed, X-Forwarded-* set), what comes back, pool reuse, pipelining with local denials in
+// order, a refused upstream (502), a silent one (504), and a stale pooled connection.
+// The broad suites (smuggling, every 502/504 case, real peers, slow peers) are elsewhere.
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "harness.h"
+#include "recording_upstream.h"
+
+namespace sluice::e2e {
+namespace {
+
+using namespace std::chrono_literals;
+
+// A config forwarding everything under /api/ and /x/ to `servers`; `policies` (YAML list
+// entries) and `upstream_extra` (more keys of the upstream's flow map) as given.
+std::string ProxyConfig(
+    const std::string& servers, const std::string& upstream_extra = "",
+    const std::string& policies = "  - {name: all, key: ip, rate: 1000/s, burst: 1000}\n") {
+  return "listen: 127.0.0.1:0\nadmin: 127.0.0.1:0\nthreads: 1\ntable: {capacity: 4096}\n"
+         "policies:\n" +
+         policies + "upstreams:\n  - {name: app, servers: [" + servers + "]" + upstream_extra +
+         "}\nroutes:\n  - {match: {path_prefix: /api/}, upstream: app}\n"
+         "  - {match: {path_prefix: /x/}, upstream: app}\n";
+}
+
+std::string Quoted(const std::string& address) { return "\"" + address + "\""; }
+
+// The value of header `name` (lower-case) in a raw head, or "" when absent.
+std::string HeadField(const std::string& head, const std::string& name) {
+  std::size_t pos = 0;
+  while ((pos = head.find("\r\n", pos)) != std::string::npos) {
+    pos += 2;
+    const std::size_t colon = head.find(':', pos);
+    const std::size_t end = head.find("\r\n", pos);
+    if (colon == std::string::npos || end == std::string::npos || colon > end) continue;
+    std::string field = head.substr(pos, colon - pos);
+    for (char& ch : field) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    if (field == name) {
+      std::string value = head.substr(colon + 1, end - colon - 1);
+      while (!value.empty() && value.front() == ' ') value.erase(0, 1);
+      return value;
+    }
+  }
+  return "";
+}
+
+// A loopback port nothing listens on (bound, then closed).
+std::uint16_t ClosedPort() {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof a;
+  bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+  getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  close(fd);
+  return ntohs(a.sin_port);
+}
+
+#define START_OR_SKIP(server)                                                 \
+  if ((server).io_uring_refused()) GTEST_SKIP() << "kernel refused io_uring"; \
+  ASSERT_TRUE((server).ok()) << (server).output()
+
+TEST(E2eProxyForwardTest, ForwardsCanonicallyAndRewritesHeadersBothWays) {
+  RecordingUpstream upstream([](const UpstreamRequest& r) {
+    if (r.target == "/api/chunked") {
+      Reply reply;
+      reply.bytes =
+          "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nX-Kind: chunked\r\n\r\n"
+          "3;ext=1\r\nabc\r\n2\r\nde\r\n0\r\n\r\n";
+      return reply;
+    }
+    return Answer(201, r.method + " " + r.target + " [" + r.body + "]",
+                  "Connection: keep-alive, X-Up-Private\r\nX-Up-Private: 1\r\n"
+                  "Keep-Alive: timeout=5\r\nX-Up-Public: yes\r\n");
+  });
+  ASSERT_TRUE(upstream.ok());
+  Sluiced server(ProxyConfig(Quoted(upstream.address())));
+  START_OR_SKIP(server);
+
+  Client client(server.port());
+  ASSERT_TRUE(client.connected());
+  ASSERT_TRUE(
+      client.Send("GET /api/a?q=1 HTTP/1.1\r\nHost: shop.example\r\nConnection: X-Secret\r\n"
+                  "X-Secret: drop-me\r\nKeep-Alive: 300\r\nX-Forwarded-For: 10.9.9.9\r\n"
+                  "X-Real-IP: 6.6.6.6\r\nX-Keep: kept\r\n\r\n"));
+  auto get = client.Read();
+  ASSERT_TRUE(get.has_value());
+  EXPECT_EQ(get->status, 201);
+  EXPECT_EQ(get->body, "GET /api/a?q=1 []");
+  EXPECT_EQ(get->Header("x-up-public"), "yes");
+  EXPECT_EQ(get->Header("x-up-private"), "");  // named by the upstream's Connection
+  EXPECT_EQ(get->Header("keep-alive"), "");
+
+  ASSERT_TRUE(
+      client.Send("POST /api/b HTTP/1.1\r\nHost: shop.example\r\nContent-Length: 5\r\n\r\nhello"));
+  auto post = client.Read();
+  ASSERT_TRUE(post.has_value());
+  EXPECT_EQ(post->body, "POST /api/b [hello]");
+
+  ASSERT_TRUE(
+      client.Send("POST /api/c HTTP/1.1\r\nHost: shop.example\r\nTransfer-Encoding: chunked\r\n\r\n"
+                  "3;name=value\r\nabc\r\n002\r\nde\r\n0\r\n\r\n"));
+  auto chunked = client.Read();
+  ASSERT_TRUE(chunked.has_value());
+  EXPECT_EQ(chunked->body, "POST /api/c [3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n]");  // re-chunked
+
+  // A chunked answer stays chunked for an HTTP/1.1 client, with canonical framing.
+  ASSERT_TRUE(
+      client.Send("GET /api/chunked HTTP/1.1\r\nHost: shop.example\r\n"
+                  "Connection: close\r\n\r\n"));
+  const auto raw = client.ReadToEof();
+  ASSERT_TRUE(raw.has_value());
+  EXPECT_NE(raw->find("Transfer-Encoding: chunked\r\n"), std::string::npos) << *raw;
+  EXPECT_NE(raw->find("Connection: close\r\n"), std::string::npos) << *raw;
+  EXPECT_EQ(raw->substr(raw->find("\r\n\r\n") + 4), "3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n");
+
+  const std::vector<UpstreamRequest> seen = upstream.Requests();
+  ASSERT_EQ(seen.size(), 4u);
+  const std::string& head = seen[0].head;
+  EXPECT_EQ(head.substr(0, head.find("\r\n")), "GET /api/a?q=1 HTTP/1.1");
+  EXPECT_EQ(HeadField(head, "host"), "shop.example");
+  EXPECT_EQ(HeadField(head, "x-secret"), "");
+  EXPECT_EQ(HeadField(head, "connection"), "");
+  EXPECT_EQ(HeadField(head, "keep-alive"), "");
+  EXPECT_EQ(HeadField(head, "x-keep"), "kept");
+  EXPECT_EQ(HeadField(head, "x-forwarded-for"), "10.9.9.9, 127.0.0.1");
+  EXPECT_EQ(HeadField(head, "x-real-ip"), "127.0.0.1");  // the client's own is replaced
+  EXPECT_EQ(HeadField(head, "x-forwarded-proto"), "http");
+  EXPECT_EQ(HeadField(seen[1].head, "content-length"), "5");
+  EXPECT_EQ(seen[1].body, "hello");
+  EXPECT_EQ(HeadField(seen[2].head, "transfer-encoding"), "chunked");
+  // Every request of the client connection went over one upstream connection.
+  EXPECT_EQ(upstream.accepted(), 1u);
+
+  // The upstream's view, by an independent parser: canonical requests only.
+  const std::vector<std::string> received = upstream.Received();
+  ASSERT_EQ(received.size(), 1u);
+  const std::string h11 = H11Parse(received[0]);
+  if (!h11.empty()) {
+    EXPECT_EQ(h11, SluiceParse(received[0]));
+    EXPECT_EQ(h11.find("error"), std::string::npos) << h11;
+  }
+}
+
+TEST(E2eProxyForwardTest, RequestsShareAtMostThePoolsConnections) {
+  RecordingUpstream upstream([](const UpstreamRequest& r) { return Answer(200, r.target); });
+  ASSERT_TRUE(upstream.ok());
+  Sluiced server(ProxyConfig(Quoted(upstream.address()), ", pool: {idle_per_shard: 4}"));
+  START_OR_SKIP(server);
+  constexpr int kClients = 4;
+  constexpr int kRounds = 50;
+  std::vector<std::unique_ptr<Client>> clients;
+  for (int i = 0; i < kClients; ++i) clients.push_back(std::make_unique<Client>(server.port()));
+  for (int round = 0; round < kRounds; ++round) {
+    // All four in flight at once, then all four answers: at most four upstream connections.
+    for (int i = 0; i < kClients; ++i) {
+      ASSERT_TRUE(clients[static_cast<std::size_t>(i)]->Send("GET /api/" + std::to_string(i) +
+                                                             " HTTP/1.1\r\nHost: h\r\n\r\n"));
+    }
+    for (int i = 0; i < kClients; ++i) {
+      const auto r = clients[static_cast<std::size_t>(i)]->Read();
+      ASSERT_TRUE(r.has_value()) << "round " << round;
+      EXPECT_EQ(r->body, "/api/" + std::to_string(i));
+    }
+  }
+  const std::size_t requests = kClients * kRounds;
+  EXPECT_EQ(upstream.Requests().size(), requests);
+  EXPECT_LE(upstream.accepted(), 4u);
+  const double reuse = 1.0 - static_cast<double>(upstream.accepted()) / requests;
+  std::printf("pool reuse: %zu requests over %zu upstream connections (%.1f%% reused)\n", requests,
+              upstream.accepted(), 100.0 * reuse);
+  EXPECT_GE(reuse, 0.98);
+}
+
+TEST(E2eProxyForwardTest, PipelinedAnswersKeepTheOrderWithLocalDenials) {
+  RecordingUpstream upstream([](const UpstreamRequest& r) { return Answer(200, r.target); });
+  ASSERT_TRUE(upstream.ok());
+  Sluiced server(ProxyConfig(
+      Quoted(upstream.address()), "",
+      "  - {name: limited, match: {path_prefix: /api/limited}, key: ip, rate: 1/m, burst: 1}\n"));
+  START_OR_SKIP(server);
+  Client client(server.port());
+  std::string batch;
+  const std::vector<std::string> paths = {"/api/1", "/api/limited", "/api/limited",
+                                          "/api/2", "/api/limited", "/x/3"};
+  for (const std::string& p : paths) batch += "GET " + p + " HTTP/1.1\r\nHost: h\r\n\r\n";
+  // A denied request with a body: its body is read past, never parsed as a request.
+  batch +=
+      "POST /api/limited HTTP/1.1\r\nHost: h\r\nContent-Length: 24\r\n\r\n"
+      "GET /api/evil HTTP/1.1\r\n";
+  batch += "GET /api/4 HTTP/1.1\r\nHost: h\r\n\r\n";
+  batch += "GET /nowhere HTTP/1.1\r\nHost: h\r\n\r\n";  // no route: 404
+  ASSERT_TRUE(client.Send(batch));
+  const std::vector<int> want = {200, 200, 429, 200, 429, 200, 429, 200, 404};
+  const std::vector<std::string> bodies = {"/api/1", "/api/limited", "", "/api/2", "", "/x/3",
+                                           "",       "/api/4",       ""};
+  for (std::size_t i = 0; i < want.size(); ++i) {
+    const auto r = client.Read();
+    ASSERT_TRUE(r.has_value()) << "answer " << i;
+    EXPECT_EQ(r->status, want[i]) << "answer " << i;
+    if (want[i] == 200) {
+      EXPECT_EQ(r->body, bodies[i]) << "answer " << i;
+    }
+  }
+  std::vector<std::string> targets;
+  for (const UpstreamRequest& r : upstream.Requests()) targets.push_back(r.target);
+  EXPECT_EQ(targets,
+            (std::vector<std::string>{"/api/1", "/api/limited", "/api/2", "/x/3", "/api/4"}));
+}
+
+TEST(E2eProxyForwardTest, ARefusedUpstreamIs502AndASilentOneIs504) {
+  {
+    Sluiced server(
+        ProxyConfig(Quoted("127.0.0.1:" + std::to_string(ClosedPort())), ", retry: {attempts: 0}"));
+    START_OR_SKIP(server);
+    auto r = Get(server.port(), "GET /api/a HTTP/1.1\r\nHost: h\r\n\r\n");
+    ASSERT_TRUE(r.has_value());
+    EXPECT_EQ(r->status, 502);
+  }
+  RecordingUpstream silent([](const UpstreamRequest&) {
+    Reply reply;
+    reply.silent = true;
+    return reply;
+  });
+  ASSERT_TRUE(silent.ok());
+  Sluiced server(ProxyConfig(Quoted(silent.address()), ", timeouts: {response_header_ms: 300}"));
+  START_OR_SKIP(server);
+  auto r = Get(server.port(), "GET /api/slow HTTP/1.1\r\nHost: h\r\n\r\n");
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->status, 504);
+  EXPECT_EQ(silent.Requests().size(), 1u);                          // a timeout is never retried
+  EXPECT_TRUE(silent.WaitFor([&] { return silent.open() == 0; }));  // that connection closed
+}
+
+TEST(E2eProxyForwardTest, AStalePooledConnectionIsRetriedOnlyWhenSafe) {
+  // The upstream serves one request per connection, then closes the connection when the next
+  // request arrives on it without answering: the stale pooled connection race, every time.
+  const auto script = [](const UpstreamRequest& r) {
+    if (r.index > 0) return Reply{"", Reply::After::kClose, false};
+    return Answer(200, r.method + " " + r.target);
+  };
+  RecordingUpstream upstream(script);
+  ASSERT_TRUE(upstream.ok());
+  Sluiced server(ProxyConfig(Quoted(upstream.address())));
+  START_OR_SKIP(server);
+  Client client(server.port());
+  for (const std::string path : {"/api/1", "/api/2", "/api/3"}) {
+    ASSERT_TRUE(client.Send("GET " + path + " HTTP/1.1\r\nHost: h\r\n\r\n"));
+    const auto r = client.Read();
+    ASSERT_TRUE(r.has_value()) << path;
+    EXPECT_EQ(r->status, 200) << path;  // no client-visible error: retried on a fresh one
+    EXPECT_EQ(r->body, "GET " + path);
+  }
+  // A POST is not idempotent: the same race is a 502, and it is not sent again.
+  ASSERT_TRUE(client.Send("POST /api/p HTTP/1.1\r\nHost: h\r\nContent-Length: 1\r\n\r\nx"));
+  const auto post = client.Read();
+  ASSERT_TRUE(post.has_value());
+  EXPECT_EQ(post->status, 502);
+  std::size_t posts = 0;
+  for (const UpstreamRequest& r : upstream.Requests()) posts += r.method == "POST" ? 1 : 0;
+  EXPECT_EQ(posts, 1u);
+
+  // An idle pooled connection the upstream closes is noticed at once (the armed receive) and
+  // never handed out.
+  Client other(server.port());
+  ASSERT_TRUE(other.Send("GET /api/fresh HTTP/1.1\r\nHost: h\r\n\r\n"));
+  ASSERT_TRUE(other.Read().has_value());
+  upstream.CloseIdle();
+  ASSERT_TRUE(other.Send("GET /api/after HTTP/1.1\r\nHost: h\r\n\r\n"));
+  const auto after = other.Read();
+  ASSERT_TRUE(after.has_value());
+  EXPECT_EQ(after->status, 200);
+}
+
+}  // namespace
+}  // namespace sluice::e2e
