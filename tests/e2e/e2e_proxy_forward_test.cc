@@ -10,6 +10,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <memory>
 #include <string>
 #include <vector>
@@ -102,6 +103,10 @@ TEST(E2eProxyForwardTest, ForwardsCanonicallyAndRewritesHeadersBothWays) {
   EXPECT_EQ(get->Header("x-up-public"), "yes");
   EXPECT_EQ(get->Header("x-up-private"), "");  // named by the upstream's Connection
   EXPECT_EQ(get->Header("keep-alive"), "");
+  // proxy.ratelimit_headers (on by default): the client sees its budget on proxied answers.
+  EXPECT_EQ(get->Header("ratelimit-policy").substr(0, 13), "\"all\";q=1000;")
+      << get->Header("ratelimit-policy");
+  EXPECT_EQ(get->Header("ratelimit").substr(0, 9), "\"all\";r=9") << get->Header("ratelimit");
 
   ASSERT_TRUE(
       client.Send("POST /api/b HTTP/1.1\r\nHost: shop.example\r\nContent-Length: 5\r\n\r\nhello"));
@@ -182,6 +187,30 @@ TEST(E2eProxyForwardTest, RequestsShareAtMostThePoolsConnections) {
   std::printf("pool reuse: %zu requests over %zu upstream connections (%.1f%% reused)\n", requests,
               upstream.accepted(), 100.0 * reuse);
   EXPECT_GE(reuse, 0.98);
+
+  // The same figures on /metrics, and the page stays promtool-clean with the proxy families.
+  const std::string up = "{upstream=\"app\"}";
+  EXPECT_EQ(server.Metric("sluice_upstream_connections_opened_total" + up), upstream.accepted());
+  EXPECT_EQ(server.Metric("sluice_upstream_connections_reused_total" + up),
+            requests - upstream.accepted());
+  EXPECT_EQ(server.Metric("sluice_upstream_responses_total{upstream=\"app\",code=\"2xx\"}"),
+            requests);
+  EXPECT_EQ(server.Metric("sluice_upstream_latency_seconds_count" + up), requests);
+  EXPECT_TRUE(PollUntil(
+      [&] { return server.Metric("sluice_upstream_connections_idle" + up) == upstream.accepted(); },
+      5s));
+  if (access("/usr/bin/promtool", X_OK) == 0) {
+    const auto text = server.Metrics();
+    ASSERT_TRUE(text.has_value());
+    char path[] = "/tmp/sluice-proxy-metrics-XXXXXX";
+    const int fd = mkstemp(path);
+    ASSERT_GE(fd, 0);
+    ASSERT_EQ(write(fd, text->data(), text->size()), static_cast<ssize_t>(text->size()));
+    close(fd);
+    const int rc = std::system(("/usr/bin/promtool check metrics < " + std::string(path)).c_str());
+    unlink(path);
+    EXPECT_EQ(rc, 0) << *text;
+  }
 }
 
 TEST(E2eProxyForwardTest, PipelinedAnswersKeepTheOrderWithLocalDenials) {
@@ -201,11 +230,12 @@ TEST(E2eProxyForwardTest, PipelinedAnswersKeepTheOrderWithLocalDenials) {
       "POST /api/limited HTTP/1.1\r\nHost: h\r\nContent-Length: 24\r\n\r\n"
       "GET /api/evil HTTP/1.1\r\n";
   batch += "GET /api/4 HTTP/1.1\r\nHost: h\r\n\r\n";
-  batch += "GET /nowhere HTTP/1.1\r\nHost: h\r\n\r\n";  // no route: 404
+  batch += "GET /nowhere HTTP/1.1\r\nHost: h\r\n\r\n";  // no route: 404, in its place
+  batch += "GET /x/5 HTTP/1.1\r\nHost: h\r\n\r\n";
   ASSERT_TRUE(client.Send(batch));
-  const std::vector<int> want = {200, 200, 429, 200, 429, 200, 429, 200, 404};
+  const std::vector<int> want = {200, 200, 429, 200, 429, 200, 429, 200, 404, 200};
   const std::vector<std::string> bodies = {"/api/1", "/api/limited", "", "/api/2", "", "/x/3",
-                                           "",       "/api/4",       ""};
+                                           "",       "/api/4",       "", "/x/5"};
   for (std::size_t i = 0; i < want.size(); ++i) {
     const auto r = client.Read();
     ASSERT_TRUE(r.has_value()) << "answer " << i;
@@ -216,8 +246,8 @@ TEST(E2eProxyForwardTest, PipelinedAnswersKeepTheOrderWithLocalDenials) {
   }
   std::vector<std::string> targets;
   for (const UpstreamRequest& r : upstream.Requests()) targets.push_back(r.target);
-  EXPECT_EQ(targets,
-            (std::vector<std::string>{"/api/1", "/api/limited", "/api/2", "/x/3", "/api/4"}));
+  EXPECT_EQ(targets, (std::vector<std::string>{"/api/1", "/api/limited", "/api/2", "/x/3", "/api/4",
+                                               "/x/5"}));
 }
 
 TEST(E2eProxyForwardTest, ARefusedUpstreamIs502AndASilentOneIs504) {

@@ -141,7 +141,8 @@ constexpr Reason kReasons[] = {
 int ValidStatus(int status) noexcept { return status >= 100 && status <= 599 ? status : 500; }
 
 template <typename Sink>
-void EmitError(Sink& sink, int status, std::string_view date) noexcept {
+void EmitError(Sink& sink, int status, std::string_view date,
+               ConnectionHeader connection = ConnectionHeader::kClose) noexcept {
   const std::string_view reason = ReasonPhrase(status);
   char code[3] = {static_cast<char>('0' + status / 100), static_cast<char>('0' + status / 10 % 10),
                   static_cast<char>('0' + status % 10)};
@@ -154,7 +155,7 @@ void EmitError(Sink& sink, int status, std::string_view date) noexcept {
   sink.Put("\r\nContent-Type: text/plain\r\nContent-Length: ");
   sink.PutUint(reason.size() + 1);
   sink.Put("\r\n");
-  sink.Put(kCloseHeader);
+  PutConnection(sink, connection);
   sink.Put(kCrlf);
   sink.PutLower(reason);
   sink.Put("\n");
@@ -335,6 +336,9 @@ ResponseTemplates::ResponseTemplates(const ServerConfig& config)
     Counter c;
     EmitError(c, status, date);
     max_bytes = std::max(max_bytes, c.size);
+    Counter k;
+    EmitError(k, status, date, ConnectionHeader::kKeepAlive);
+    max_bytes = std::max(max_bytes, k.size);
   }
   max_bytes_ = max_bytes;
 }
@@ -387,15 +391,50 @@ std::size_t ResponseTemplates::WriteDecision(const EvalOutcome& outcome, bool ke
 }
 
 std::size_t ResponseTemplates::WriteError(int status, const DateCache& date, char* out,
-                                          std::size_t capacity) const noexcept {
+                                          std::size_t capacity, bool keep_alive,
+                                          int minor_version) const noexcept {
   status = ValidStatus(status);
+  const ConnectionHeader connection = !keep_alive          ? ConnectionHeader::kClose
+                                      : minor_version == 0 ? ConnectionHeader::kKeepAlive
+                                                           : ConnectionHeader::kNone;
   if (capacity < max_bytes_) {
     Counter c;
-    EmitError(c, status, date.value());
+    EmitError(c, status, date.value(), connection);
     if (c.size > capacity) return 0;
   }
   Writer w{out};
-  EmitError(w, status, date.value());
+  EmitError(w, status, date.value(), connection);
+  return static_cast<std::size_t>(w.p - out);
+}
+
+std::size_t ResponseTemplates::WriteRateLimitFields(const EvalOutcome& outcome, char* out,
+                                                    std::size_t capacity) const noexcept {
+  if (!outcome.matched || outcome.reported < 0 ||
+      static_cast<std::size_t>(outcome.reported) >= policies_.size()) {
+    return 0;
+  }
+  const PolicyTemplate& t = policies_[static_cast<std::size_t>(outcome.reported)];
+  const std::uint64_t remaining =
+      static_cast<std::uint64_t>(std::max<std::int64_t>(0, outcome.decision.remaining));
+  const std::uint64_t reset_s = CeilSeconds(outcome.decision.reset_after);
+  const auto emit = [&](auto& sink) {
+    sink.Put(t.head);
+    sink.PutUint(remaining);
+    sink.Put(kReset);
+    sink.PutUint(reset_s);
+    if (legacy_) {
+      sink.Put(t.legacy);
+      sink.PutUint(remaining);
+      sink.Put(kLegacyReset);
+      sink.PutUint(reset_s);
+    }
+    sink.Put(kCrlf);
+  };
+  Counter c;
+  emit(c);
+  if (c.size > capacity) return 0;
+  Writer w{out};
+  emit(w);
   return static_cast<std::size_t>(w.p - out);
 }
 

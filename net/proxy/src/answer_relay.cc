@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "chunk_window.h"
 #include "sluice/net/http/hop_by_hop.h"
 
 namespace sluice::net {
@@ -102,13 +103,11 @@ AnswerRelay::Step AnswerRelay::Chunked(std::string_view in, char* out,
   for (;;) {
     const std::string_view rest = in.substr(step.consumed);
     const std::size_t room = capacity - step.written;
-    if (room <= kFrame) {
+    if (chunked_.chunk_remaining() > 0 && room <= kFrame) {
       step.event = Event::kOutputFull;
       return step;
     }
-    // Bounded by the room for the data (a size line cut short is "need more" to the decoder;
-    // it is presented again in full once the output drained).
-    const std::string_view window = rest.substr(0, room - kFrame);
+    const std::string_view window = ChunkWindow(chunked_, rest, room > kFrame ? room - kFrame : 0);
     const ChunkedDecoder::Step s = chunked_.Next(window);
     switch (s.event) {
       case ChunkedDecoder::Event::kData:
@@ -151,7 +150,7 @@ AnswerRelay::Step AnswerRelay::Chunked(std::string_view in, char* out,
         return step;
       case ChunkedDecoder::Event::kNeedMore:
         step.consumed += s.consumed;
-        if (window.size() < rest.size()) step.event = Event::kOutputFull;
+        if (s.consumed > 0 && window.size() < rest.size()) continue;  // a line used: go on
         return step;
       case ChunkedDecoder::Event::kError:
         return Fail(step, ResponseError::kNone, true);

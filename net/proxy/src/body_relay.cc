@@ -4,6 +4,8 @@
 #include <algorithm>
 #include <cstring>
 
+#include "chunk_window.h"
+
 namespace sluice::net {
 
 void BodyRelay::Start(const HttpRequest& request, std::uint64_t max_body_bytes) noexcept {
@@ -44,16 +46,13 @@ BodyRelay::Step BodyRelay::Feed(std::string_view in, char* out, std::size_t capa
   for (;;) {
     const std::string_view rest = in.substr(step.consumed);
     const std::size_t room = discard_ ? SIZE_MAX : capacity - step.written;
-    // Peek what the decoder makes of the rest, bounded by the room for its data.
-    // (A window cut short of a whole size line is "need more" to the decoder; it is retried
-    // with the full room once the output drained.)
     std::string_view window = rest;
     if (!discard_) {
-      if (room <= kFrame) {
+      if (chunked_.chunk_remaining() > 0 && room <= kFrame) {
         step.event = Event::kOutputFull;
         return step;
       }
-      window = rest.substr(0, room - kFrame);
+      window = ChunkWindow(chunked_, rest, room > kFrame ? room - kFrame : 0);
     }
     const ChunkedDecoder::Step s = chunked_.Next(window);
     switch (s.event) {
@@ -98,10 +97,8 @@ BodyRelay::Step BodyRelay::Feed(std::string_view in, char* out, std::size_t capa
         return step;
       case ChunkedDecoder::Event::kNeedMore:
         step.consumed += s.consumed;
-        // A window cut short by the room is not "need more" from the client.
-        if (window.size() < rest.size() && step.consumed < in.size()) {
-          step.event = Event::kOutputFull;
-        }
+        // One framing line was used up and more input follows: go on.
+        if (s.consumed > 0 && window.size() < rest.size()) continue;
         return step;
       case ChunkedDecoder::Event::kError:
         step.event = Event::kError;

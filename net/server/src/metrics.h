@@ -84,6 +84,40 @@ struct alignas(kCacheLine) ShardMetrics {
   Counter upstream_idle_expired;  // a pooled connection past pool.idle_timeout_ms
 };
 
+// Proxy mode: why sluiced answered an upstream's request itself (or cut the answer).
+enum class UpstreamCause : std::uint8_t {
+  kRefused,         // 502: connect refused or unreachable
+  kConnectTimeout,  // 504: connect_ms passed
+  kReset,           // 502: reset or closed before an answer (or while sending the request)
+  kMalformed,       // 502: an unusable answer
+  kTimeout,         // 504: response_header_ms, or idle_ms between body reads or writes
+  kNoServer,        // 503: every server ejected (or no connection could be had)
+};
+inline constexpr std::size_t kUpstreamCauses = 6;
+
+// Upstream latency buckets (seconds, as Prometheus wants them): request forwarded to answer
+// relayed. The counters are per bucket (not cumulative); the text output sums them up.
+inline constexpr std::size_t kLatencyBuckets = 14;
+inline constexpr std::int64_t kLatencyBoundsNs[kLatencyBuckets] = {
+    500'000,       1'000'000,     2'500'000,     5'000'000,     10'000'000,
+    25'000'000,    50'000'000,    100'000'000,   250'000'000,   500'000'000,
+    1'000'000'000, 2'500'000'000, 5'000'000'000, 10'000'000'000};
+
+// Per upstream, per shard; lives in the Runtime it counts for, as PolicyMetrics do.
+struct alignas(kCacheLine) UpstreamMetrics {
+  Counter answers[5];               // relayed answers by class: [0] 1xx ... [4] 5xx
+  Counter errors[kUpstreamCauses];  // answered by sluiced (502/503/504) or cut, by cause
+  Counter aborted;                  // client connections cut mid-answer
+  Counter retries;
+  Counter ejections;
+  Counter opened;                        // upstream connections made
+  Counter reused;                        // requests sent on a pooled connection
+  Counter idle;                          // gauge: pooled idle connections (sampled at the sweep)
+  Counter active;                        // gauge: connections carrying a request (sampled)
+  Counter latency[kLatencyBuckets + 1];  // [kLatencyBuckets]: above the last bound (+Inf)
+  Counter latency_sum_ns;
+};
+
 // Per policy, per shard; lives in the config snapshot (Runtime) it counts for.
 struct alignas(kCacheLine) PolicyMetrics {
   Counter admitted;

@@ -1,5 +1,7 @@
 // GET /metrics: the Prometheus text exposition format (version 0.0.4).
 #include <chrono>
+#include <map>
+#include <string>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -34,7 +36,104 @@ void Sample(std::string& out, std::string_view name, std::string_view labels, st
   absl::StrAppend(&out, " ", value, "\n");
 }
 
+constexpr const char* kCauseLabels[kUpstreamCauses] = {
+    "status=\"502\",cause=\"refused\"", "status=\"504\",cause=\"connect_timeout\"",
+    "status=\"502\",cause=\"reset\"",   "status=\"502\",cause=\"malformed\"",
+    "status=\"504\",cause=\"timeout\"", "status=\"503\",cause=\"no_server\""};
+
+std::string Seconds(std::int64_t ns) { return absl::StrCat(static_cast<double>(ns) / 1e9); }
+
 }  // namespace
+
+void UpstreamTotals::Add(const UpstreamMetrics& m) noexcept {
+  for (std::size_t i = 0; i < 5; ++i) answers[i] += m.answers[i].Get();
+  for (std::size_t i = 0; i < kUpstreamCauses; ++i) errors[i] += m.errors[i].Get();
+  aborted += m.aborted.Get();
+  retries += m.retries.Get();
+  ejections += m.ejections.Get();
+  opened += m.opened.Get();
+  reused += m.reused.Get();
+  for (std::size_t i = 0; i <= kLatencyBuckets; ++i) latency[i] += m.latency[i].Get();
+  latency_sum_ns += m.latency_sum_ns.Get();
+}
+
+// Proxy mode's families, per upstream (by name, across reloads); gauges from the running
+// config only.
+void Server::Impl::UpstreamMetricsText(std::string& out) const {
+  std::map<std::string, UpstreamTotals> totals = retired_upstreams_;
+  for (const auto& r : runtimes_) {
+    for (std::size_t u = 0; u < r->upstream_count; ++u) {
+      UpstreamTotals& t = totals[r->proxy->upstreams()[u].config.name];
+      for (std::size_t s = 0; s < r->shards; ++s) t.Add(r->upstream(s, u));
+    }
+  }
+  if (totals.empty()) return;
+  const auto label = [](const std::string& name) {
+    return absl::StrCat("upstream=\"", Escape(name), "\"");
+  };
+  Family(out, "sluice_upstream_responses_total", "counter",
+         "Answers relayed from an upstream, by status class.");
+  for (const auto& [name, t] : totals) {
+    for (std::size_t c = 0; c < 5; ++c) {
+      Sample(out, "sluice_upstream_responses_total",
+             absl::StrCat(label(name), ",code=\"", c + 1, "xx\""), t.answers[c]);
+    }
+  }
+  Family(out, "sluice_upstream_errors_total", "counter",
+         "Requests sluiced answered itself (502, 503, 504) or cut mid-answer, by cause.");
+  for (const auto& [name, t] : totals) {
+    for (std::size_t c = 0; c < kUpstreamCauses; ++c) {
+      Sample(out, "sluice_upstream_errors_total", absl::StrCat(label(name), ",", kCauseLabels[c]),
+             t.errors[c]);
+    }
+  }
+  const auto counter = [&](const char* family, const char* help, std::uint64_t UpstreamTotals::*m) {
+    Family(out, family, "counter", help);
+    for (const auto& [name, t] : totals) Sample(out, family, label(name), t.*m);
+  };
+  counter("sluice_upstream_aborted_total",
+          "Client connections cut because an upstream failed after the answer began.",
+          &UpstreamTotals::aborted);
+  counter("sluice_upstream_retries_total", "Requests sent again after a failed attempt.",
+          &UpstreamTotals::retries);
+  counter("sluice_upstream_ejections_total",
+          "Servers left out after eject.failures consecutive failures.",
+          &UpstreamTotals::ejections);
+  counter("sluice_upstream_connections_opened_total", "Upstream connections made.",
+          &UpstreamTotals::opened);
+  counter("sluice_upstream_connections_reused_total",
+          "Requests sent on a pooled keep-alive connection.", &UpstreamTotals::reused);
+  Family(out, "sluice_upstream_latency_seconds", "histogram",
+         "From forwarding a request to the end of its relayed answer.");
+  for (const auto& [name, t] : totals) {
+    std::uint64_t cumulative = 0;
+    for (std::size_t b = 0; b < kLatencyBuckets; ++b) {
+      cumulative += t.latency[b];
+      Sample(out, "sluice_upstream_latency_seconds_bucket",
+             absl::StrCat(label(name), ",le=\"", Seconds(kLatencyBoundsNs[b]), "\""), cumulative);
+    }
+    cumulative += t.latency[kLatencyBuckets];
+    Sample(out, "sluice_upstream_latency_seconds_bucket", absl::StrCat(label(name), ",le=\"+Inf\""),
+           cumulative);
+    absl::StrAppend(&out, "sluice_upstream_latency_seconds_sum{", label(name), "} ",
+                    Seconds(static_cast<std::int64_t>(t.latency_sum_ns)), "\n");
+    Sample(out, "sluice_upstream_latency_seconds_count", label(name), cumulative);
+  }
+  const Runtime& rt = *runtimes_.back();
+  const auto gauge = [&](const char* family, const char* help, Counter UpstreamMetrics::*m) {
+    Family(out, family, "gauge", help);
+    for (std::size_t u = 0; u < rt.upstream_count; ++u) {
+      std::uint64_t v = 0;
+      for (std::size_t s = 0; s < rt.shards; ++s) v += (rt.upstream(s, u).*m).Get();
+      Sample(out, family, label(rt.proxy->upstreams()[u].config.name), v);
+    }
+  };
+  gauge("sluice_upstream_connections_idle",
+        "Pooled idle keep-alive connections (sampled every 250 ms).", &UpstreamMetrics::idle);
+  gauge("sluice_upstream_connections_active",
+        "Upstream connections carrying a request (sampled every 250 ms).",
+        &UpstreamMetrics::active);
+}
 
 std::string Server::Impl::MetricsText() const {
   std::lock_guard<std::mutex> lock(control_mu_);
@@ -168,6 +267,16 @@ std::string Server::Impl::MetricsText() const {
        &ShardMetrics::completions},
       {"sluice_decision_log_dropped_total", "counter",
        "Decision log records dropped because the queue was full.", &ShardMetrics::log_dropped},
+      {"sluice_proxy_forwarded_total", "counter",
+       "Proxy mode: admitted requests handed to an upstream.", &ShardMetrics::proxy_forwarded},
+      {"sluice_proxy_no_route_total", "counter", "Proxy mode: requests no route matched (404).",
+       &ShardMetrics::proxy_no_route},
+      {"sluice_proxy_body_too_large_total", "counter",
+       "Proxy mode: request bodies over limits.body_bytes (413).",
+       &ShardMetrics::proxy_body_too_large},
+      {"sluice_proxy_client_gone_total", "counter",
+       "Proxy mode: clients that left before their answer was complete (upstream closed).",
+       &ShardMetrics::proxy_client_gone},
   };
   for (const PerShard& f : kPerShard) {
     Family(out, f.name, f.type, f.help);
@@ -199,6 +308,8 @@ std::string Server::Impl::MetricsText() const {
   Sample(out, "sluice_table_events_total", "event=\"evict\"", ts.evictions);
   Sample(out, "sluice_table_events_total", "event=\"full_deny\"", ts.full_denied);
   Sample(out, "sluice_table_events_total", "event=\"full_allow\"", ts.full_allowed);
+
+  UpstreamMetricsText(out);
 
   Family(out, "sluice_config_generation", "gauge", "Generation of the running config.");
   Sample(out, "sluice_config_generation", "", rt.generation);

@@ -318,9 +318,13 @@ void Pipeline::Answer(Stream& c) {
     LogDecision(c, req);
   }
   if (forwarder_ != nullptr && outcome_.allowed) {
-    const int status = forwarder_->Forward(c.id, req, outcome_);
-    if (status != 0) {
-      AnswerError(c, status);  // no route, too large, no server...: answered here, closed
+    const Forwarder::Verdict verdict = forwarder_->Forward(c.id, req, outcome_);
+    if (verdict.status != 0) {
+      // No route, too large, no server...: answered here, in its place among the answers. A
+      // body we can read past keeps the connection (as for a denial); else it closes.
+      const bool keep_alive = verdict.keep_alive && req.keep_alive && !stopping_ &&
+                              !(req.body != BodyKind::kNone && req.Find("expect") != nullptr);
+      AnswerError(c, verdict.status, keep_alive, req.minor_version);
       return;
     }
     // The answer is streamed in later; the next head waits for it. The body goes to the
@@ -377,15 +381,15 @@ void Pipeline::LogDecision(const Stream& c, const HttpRequest& req) {
   if (!log_->Push(shard_index_, rec)) metrics_.log_dropped.Add();
 }
 
-void Pipeline::AnswerError(Stream& c, int status) {
+void Pipeline::AnswerError(Stream& c, int status, bool keep_alive, int minor_version) {
   if (c.out == nullptr && (c.out = out_pool_->Acquire()) == nullptr) {
     metrics_.buffer_exhausted.Add();
     Fail(c);
     return;
   }
-  const std::size_t written = runtime_->responses->WriteError(status, date_, c.out + c.out_len,
-                                                              out_pool_->bytes() - c.out_len);
-  c.final = true;
+  const std::size_t written = runtime_->responses->WriteError(
+      status, date_, c.out + c.out_len, out_pool_->bytes() - c.out_len, keep_alive, minor_version);
+  c.final = !keep_alive;
   if (written == 0) {
     Fail(c);  // no room left even for the error: the stream is unusable anyway
     return;

@@ -107,11 +107,17 @@ struct BodyFeed {
 class Forwarder {
  public:
   virtual ~Forwarder() = default;
-  // 0 when the request was taken (its answer comes later); otherwise the status to answer
-  // locally at once (404 no route, 413, 503...). `request` (views into the connection's input)
-  // and `outcome` are valid during this call only. Must not call back into the pipeline.
-  virtual int Forward(std::uint64_t stream_id, const HttpRequest& request,
-                      const EvalOutcome& outcome) noexcept = 0;
+  // Status 0 when the request was taken (its answer comes later); otherwise the status to
+  // answer locally at once (404 no route, 413, 503...), and whether the connection may stay
+  // open after it (the request's body, if any, is then read past). `request` (views into the
+  // connection's input) and `outcome` are valid during this call only. Must not call back
+  // into the pipeline.
+  struct Verdict {
+    int status = 0;
+    bool keep_alive = false;
+  };
+  virtual Verdict Forward(std::uint64_t stream_id, const HttpRequest& request,
+                          const EvalOutcome& outcome) noexcept = 0;
   // Body bytes of the request the stream forwards (valid during the call).
   virtual BodyFeed Body(std::uint64_t stream_id, std::string_view bytes) noexcept = 0;
 };
@@ -165,7 +171,7 @@ class Pipeline {
   void ReadKept(Stream& s);
   std::size_t Drive(Stream& s, const char* p, std::size_t n);
   void Answer(Stream& s);
-  void AnswerError(Stream& s, int status);
+  void AnswerError(Stream& s, int status, bool keep_alive = false, int minor_version = 1);
   void LogDecision(const Stream& s, const HttpRequest& req);
   bool KeepInput(Stream& s, const char* data, std::size_t len);
   void ReleaseInput(Stream& s) noexcept;

@@ -9,6 +9,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include "ring_loop.h"
@@ -44,21 +45,20 @@ Shard::Connection* Shard::Loop::ClientOf(const UpstreamConn& u, std::uint32_t sl
   return c;
 }
 
-int Shard::Loop::Forward(std::uint64_t stream_id, const HttpRequest& request,
-                         const EvalOutcome& outcome) noexcept {
-  (void)outcome;  // the RateLimit fields of proxied answers come from it (not yet)
+Forwarder::Verdict Shard::Loop::Forward(std::uint64_t stream_id, const HttpRequest& request,
+                                        const EvalOutcome& outcome) noexcept {
   ShardMetrics& m = shard_.metrics_;
   Connection* c = Lookup(stream_id);
-  if (plan_ == nullptr || c == nullptr) return 503;
+  if (plan_ == nullptr || c == nullptr) return {503, false};
   const int route_index = plan_->Match(request);
   if (route_index < 0) {
     m.proxy_no_route.Add();
-    return 404;
+    return {404, true};
   }
   if (request.body == BodyKind::kContentLength &&
       request.content_length > plan_->max_body_bytes()) {
     m.proxy_body_too_large.Add();
-    return 413;  // nothing is forwarded, and the body is not read: the connection closes
+    return {413, false};  // nothing is forwarded, the body is not read: the connection closes
   }
   const PlanRoute& route = plan_->routes()[static_cast<std::size_t>(route_index)];
   const PlanUpstream& upstream = plan_->upstreams()[route.upstream];
@@ -66,14 +66,17 @@ int Shard::Loop::Forward(std::uint64_t stream_id, const HttpRequest& request,
   const int pick = balancer.Pick(now_);
   if (pick < 0) {
     m.proxy_no_server.Add();
-    return 503;
+    if (UpstreamMetrics* um = UpMetrics(route.upstream)) {
+      um->errors[static_cast<std::size_t>(UpstreamCause::kNoServer)].Add();
+    }
+    return {503, true};
   }
   const std::uint32_t server = first_server_[route.upstream] + static_cast<std::uint32_t>(pick);
 
   char* out = up_out_pool_->Acquire();
   if (out == nullptr) {
     m.buffer_exhausted.Add();
-    return 503;
+    return {503, true};
   }
   ForwardOptions options;
   options.x_forwarded_for = plan_->proxy().x_forwarded_for;
@@ -90,14 +93,14 @@ int Shard::Loop::Forward(std::uint64_t stream_id, const HttpRequest& request,
       WriteForwardedHead(request, options, context, out, up_out_pool_->bytes());
   if (head.error != ForwardError::kNone) {
     up_out_pool_->Release(out);
-    return StatusFor(head.error);
+    return {StatusFor(head.error), false};
   }
   bool reused = false;
   const std::uint32_t slot = TakeUpstream(server, reused);
   if (slot == kNoUpstream) {
     up_out_pool_->Release(out);
     m.proxy_no_server.Add();
-    return 503;
+    return {503, true};
   }
   UpstreamConn& u = ups_[slot];
   u.client = stream_id;
@@ -119,7 +122,12 @@ int Shard::Loop::Forward(std::uint64_t stream_id, const HttpRequest& request,
   u.out_len = static_cast<std::uint32_t>(head.size);
   u.out_sent = 0;
   u.in_len = 0;
-  u.extra_len = 0;
+  // The client learns its budget on proxied answers too (proxy.ratelimit_headers); fields
+  // that do not fit (a very long policy name) are left out.
+  u.extra_len = plan_->proxy().ratelimit_headers
+                    ? static_cast<std::uint32_t>(runtime_->responses->WriteRateLimitFields(
+                          outcome, u.extra, sizeof u.extra))
+                    : 0;
   ++u.requests;
   AnswerRelay::Setup setup;
   setup.head_request = request.method == "HEAD";
@@ -135,7 +143,7 @@ int Shard::Loop::Forward(std::uint64_t stream_id, const HttpRequest& request,
   c->body.Start(request, plan_->max_body_bytes());
   m.proxy_forwarded.Add();
   if (u.state == UpstreamConn::State::kActive) MarkUpDirty(u, slot);  // pooled: send now
-  return 0;
+  return {0, false};
 }
 
 BodyFeed Shard::Loop::Body(std::uint64_t stream_id, std::string_view bytes) noexcept {
@@ -215,7 +223,7 @@ void Shard::Loop::Relay(UpstreamConn& u, std::uint32_t slot, const char* data, s
   std::size_t n = len;
   if (u.in_len > 0) {
     if (!KeepUpInput(u, data, len)) {
-      FailExchange(u, slot, AttemptFailure::kMalformed, 502);
+      FailExchange(u, slot, AttemptFailure::kMalformed, UpstreamCause::kMalformed);
       return;
     }
     p = u.in;
@@ -227,7 +235,7 @@ void Shard::Loop::Relay(UpstreamConn& u, std::uint32_t slot, const char* data, s
     std::size_t room = 0;
     char* out = pipeline_.AnswerRoom(c->http, room);
     if (out == nullptr) {
-      FailExchange(u, slot, AttemptFailure::kMalformed, 502);
+      FailExchange(u, slot, AttemptFailure::kMalformed, UpstreamCause::kMalformed);
       return;
     }
     AnswerRelay::Step step = u.relay.Feed(std::string_view(p + used, n - used), out, room,
@@ -252,10 +260,10 @@ void Shard::Loop::Relay(UpstreamConn& u, std::uint32_t slot, const char* data, s
       if (!u.relay.started()) {
         // Closed or reset before any answer byte: the stale pooled connection race, or an
         // upstream that died. The retry rule decides.
-        FailExchange(u, slot, AttemptFailure::kClosed, 502);
+        FailExchange(u, slot, AttemptFailure::kClosed, UpstreamCause::kReset);
       } else {
         shard_.metrics_.proxy_malformed.Add();
-        FailExchange(u, slot, AttemptFailure::kMalformed, 502);
+        FailExchange(u, slot, AttemptFailure::kMalformed, UpstreamCause::kMalformed);
       }
       return;
     case AnswerRelay::Event::kOutputFull:
@@ -268,7 +276,7 @@ void Shard::Loop::Relay(UpstreamConn& u, std::uint32_t slot, const char* data, s
     if (rest > 0 && used > 0) std::memmove(u.in, u.in + used, rest);
     u.in_len = static_cast<std::uint32_t>(rest);
   } else if (!KeepUpInput(u, p + used, rest)) {
-    FailExchange(u, slot, AttemptFailure::kMalformed, 502);
+    FailExchange(u, slot, AttemptFailure::kMalformed, UpstreamCause::kMalformed);
     return;
   }
   if (u.in_len == 0 && u.in != nullptr) {
@@ -290,6 +298,14 @@ void Shard::Loop::FinishExchange(UpstreamConn& u, std::uint32_t slot, bool lefto
   const bool sent_all = body_done && u.out_sent == u.out_len && !u.send_in_flight;
   const int status = u.relay.status();
   m.proxy_answers[static_cast<std::size_t>(std::clamp(status / 100, 0, 5))].Add();
+  if (UpstreamMetrics* um = u.epoch == plan_epoch_ ? UpMetrics(u.upstream) : nullptr) {
+    um->answers[static_cast<std::size_t>(std::clamp(status / 100, 1, 5) - 1)].Add();
+    const std::int64_t took = now_ - u.started;
+    std::size_t bucket = 0;
+    while (bucket < kLatencyBuckets && took > kLatencyBoundsNs[bucket]) ++bucket;
+    um->latency[bucket].Add();
+    um->latency_sum_ns.Add(static_cast<std::uint64_t>(took > 0 ? took : 0));
+  }
   if (u.epoch == plan_epoch_) {
     const std::uint32_t up = servers_[u.server].upstream;
     (void)balancers_[up].Finished(u.server - first_server_[up], false, now_);
@@ -310,15 +326,23 @@ void Shard::Loop::FinishExchange(UpstreamConn& u, std::uint32_t slot, bool lefto
 }
 
 void Shard::Loop::FailExchange(UpstreamConn& u, std::uint32_t slot, AttemptFailure failure,
-                               int status) {
+                               UpstreamCause cause) {
   ShardMetrics& m = shard_.metrics_;
   Connection* c = ClientOf(u, slot);
   const bool current = u.epoch == plan_epoch_;
+  UpstreamMetrics* um = current ? UpMetrics(u.upstream) : nullptr;
   std::uint32_t up = 0;
   if (current) {
     up = servers_[u.server].upstream;
-    if (balancers_[up].Finished(u.server - first_server_[up], true, now_)) m.proxy_ejections.Add();
+    if (balancers_[up].Finished(u.server - first_server_[up], true, now_)) {
+      m.proxy_ejections.Add();
+      if (um != nullptr) um->ejections.Add();
+    }
   }
+  const int status = cause == UpstreamCause::kNoServer ? 503
+                     : cause == UpstreamCause::kConnectTimeout || cause == UpstreamCause::kTimeout
+                         ? 504
+                         : 502;
   AttemptFacts facts;
   facts.method = std::string_view(u.method, u.method_len);
   facts.failure = failure;
@@ -366,6 +390,7 @@ void Shard::Loop::FailExchange(UpstreamConn& u, std::uint32_t slot, AttemptFailu
       balancers_[up].Started(static_cast<std::size_t>(pick));
       c->up = vs;
       m.proxy_retries.Add();
+      if (um != nullptr) um->retries.Add();
       if (v.state == UpstreamConn::State::kActive) MarkUpDirty(v, vs);
       UpKill(u, slot);
       return;
@@ -376,6 +401,10 @@ void Shard::Loop::FailExchange(UpstreamConn& u, std::uint32_t slot, AttemptFailu
   c->up = kNoUpstream;
   if (!c->body.done()) c->body.Discard();
   const std::uint32_t client_slot = SlotOf(c->http.id);
+  if (um != nullptr) {
+    um->errors[static_cast<std::size_t>(cause)].Add();
+    if (facts.sent_to_client) um->aborted.Add();
+  }
   if (!facts.sent_to_client) {
     m.proxy_status[status == 502 ? 0 : status == 503 ? 1 : 2].Add();
     Apply(*c, client_slot, pipeline_.FailAnswer(c->http, status));

@@ -114,8 +114,8 @@ class Shard::Loop final : public Forwarder {
   void Complete(std::uint64_t stream_id, std::string_view answer, bool keep_alive);
 
   // Forwarder (ring_forward.cc).
-  int Forward(std::uint64_t stream_id, const HttpRequest& request,
-              const EvalOutcome& outcome) noexcept override;
+  Verdict Forward(std::uint64_t stream_id, const HttpRequest& request,
+                  const EvalOutcome& outcome) noexcept override;
   BodyFeed Body(std::uint64_t stream_id, std::string_view bytes) noexcept override;
 
  private:
@@ -152,7 +152,10 @@ class Shard::Loop final : public Forwarder {
   // Answer bytes of `u` (nullptr/0: only what waits in u.in) into its client's output.
   void Relay(UpstreamConn& u, std::uint32_t slot, const char* data, std::size_t len);
   void FinishExchange(UpstreamConn& u, std::uint32_t slot, bool leftover);
-  void FailExchange(UpstreamConn& u, std::uint32_t slot, AttemptFailure failure, int status);
+  void FailExchange(UpstreamConn& u, std::uint32_t slot, AttemptFailure failure,
+                    UpstreamCause cause);
+  // The metrics of `upstream` (of the plan in force), or nullptr in decision mode.
+  UpstreamMetrics* UpMetrics(std::uint32_t upstream) noexcept;
   // The client connection is going away: its exchange's upstream connection is closed.
   void DetachClient(Connection& c);
   // The client's output drained: relay what waited, read the upstream again.

@@ -114,6 +114,7 @@ std::uint32_t Shard::Loop::TakeUpstream(std::uint32_t server, bool& reused) {
     reused = true;
     u.state = UpstreamConn::State::kActive;
     shard_.metrics_.upstream_reused.Add();
+    if (UpstreamMetrics* um = UpMetrics(s.upstream)) um->reused.Add();
     return id;
   }
   reused = false;
@@ -152,6 +153,7 @@ std::uint32_t Shard::Loop::TakeUpstream(std::uint32_t server, bool& reused) {
   io_uring_sqe_set_data64(sqe, UserData(Op::kUpConnectTimeout, slot, u.generation));
   u.connect_in_flight = true;
   shard_.metrics_.upstream_opened.Add();
+  if (UpstreamMetrics* um = UpMetrics(s.upstream)) um->opened.Add();
   return slot;
 }
 
@@ -200,7 +202,8 @@ void Shard::Loop::OnUpConnect(int res, UpstreamConn& u, std::uint32_t slot) {
     const bool timed_out = res == -ECANCELED;
     (timed_out ? shard_.metrics_.upstream_connect_timeouts : shard_.metrics_.upstream_refused)
         .Add();
-    FailExchange(u, slot, AttemptFailure::kConnect, timed_out ? 504 : 502);
+    FailExchange(u, slot, AttemptFailure::kConnect,
+                 timed_out ? UpstreamCause::kConnectTimeout : UpstreamCause::kRefused);
     return;
   }
   u.state = UpstreamConn::State::kActive;
@@ -216,7 +219,7 @@ void Shard::Loop::OnUpSend(int res, UpstreamConn& u, std::uint32_t slot) {
   }
   if (res < 0) {
     shard_.metrics_.upstream_resets.Add();
-    FailExchange(u, slot, AttemptFailure::kWrite, 502);
+    FailExchange(u, slot, AttemptFailure::kWrite, UpstreamCause::kReset);
     return;
   }
   u.wrote_any = true;
@@ -278,7 +281,7 @@ void Shard::Loop::OnUpRecv(const io_uring_cqe& cqe, UpstreamConn& u, std::uint32
     ArmUpRecv(u, slot);  // submitted after this pass handed the consumed buffers back
   } else {
     shard_.metrics_.upstream_resets.Add();
-    FailExchange(u, slot, AttemptFailure::kClosed, 502);
+    FailExchange(u, slot, AttemptFailure::kClosed, UpstreamCause::kReset);
   }
 }
 
@@ -351,6 +354,11 @@ void Shard::Loop::CloseIdleUpstreams() {
   }
 }
 
+UpstreamMetrics* Shard::Loop::UpMetrics(std::uint32_t upstream) noexcept {
+  if (upstream >= runtime_->upstream_count) return nullptr;
+  return &runtime_->upstream(shard_.options_.index, upstream);
+}
+
 void Shard::Loop::SweepUpstreams() {
   for (ServerSlot& s : servers_) {
     std::uint32_t id = 0;
@@ -366,7 +374,27 @@ void Shard::Loop::SweepUpstreams() {
       continue;
     }
     shard_.metrics_.upstream_timeouts.Add();
-    FailExchange(u, slot, AttemptFailure::kTimeout, 504);
+    FailExchange(u, slot, AttemptFailure::kTimeout, UpstreamCause::kTimeout);
+  }
+  // The pool gauges, sampled here (every sweep) rather than kept exact on every change.
+  if (plan_ == nullptr || runtime_->upstream_count != plan_->upstreams().size()) return;
+  for (std::uint32_t up = 0; up < runtime_->upstream_count; ++up) {
+    std::uint64_t idle = 0;
+    const std::uint32_t end = up + 1 < first_server_.size()
+                                  ? first_server_[up + 1]
+                                  : static_cast<std::uint32_t>(servers_.size());
+    for (std::uint32_t s = first_server_[up]; s < end; ++s) idle += servers_[s].pool.size();
+    UpMetrics(up)->idle.Set(idle);
+    UpMetrics(up)->active.Set(0);
+  }
+  for (std::uint32_t slot = 0; slot < up_high_water_; ++slot) {
+    const UpstreamConn& u = ups_[slot];
+    const bool busy =
+        u.state == UpstreamConn::State::kActive || u.state == UpstreamConn::State::kConnecting;
+    if (busy && u.epoch == plan_epoch_ && u.upstream < runtime_->upstream_count) {
+      UpstreamMetrics& um = *UpMetrics(u.upstream);
+      um.active.Set(um.active.Get() + 1);
+    }
   }
 }
 

@@ -18,6 +18,8 @@ absl::StatusOr<std::unique_ptr<Runtime>> Assemble(ServerConfig config,
   r->generation = generation;
   r->shards = shards;
   r->policy_metrics = std::make_unique<PolicyMetrics[]>(shards * r->policies->size());
+  r->upstream_count = r->proxy ? r->proxy->upstreams().size() : 0;
+  r->upstream_metrics = std::make_unique<UpstreamMetrics[]>(shards * r->upstream_count);
   return r;
 }
 

@@ -30,6 +30,12 @@ struct Runtime {
   PolicyMetrics& metrics(std::size_t shard, std::size_t policy) const noexcept {
     return policy_metrics[shard * policies->size() + policy];
   }
+  // [shard * upstream_count + upstream] (proxy mode only; upstream_count 0 otherwise)
+  std::size_t upstream_count = 0;
+  std::unique_ptr<UpstreamMetrics[]> upstream_metrics;
+  UpstreamMetrics& upstream(std::size_t shard, std::size_t u) const noexcept {
+    return upstream_metrics[shard * upstream_count + u];
+  }
 
   // First config: a new table.
   static absl::StatusOr<std::unique_ptr<Runtime>> Build(ServerConfig config, std::size_t shards,

@@ -231,6 +231,10 @@ void Server::Impl::RetireUnused() {
         t.refunded += m.refunded.Get();
       }
     }
+    for (std::size_t u = 0; u < r.upstream_count; ++u) {
+      UpstreamTotals& t = retired_upstreams_[r.proxy->upstreams()[u].config.name];
+      for (std::size_t s = 0; s < r.shards; ++s) t.Add(r.upstream(s, u));
+    }
     it = runtimes_.erase(it);
   }
 }

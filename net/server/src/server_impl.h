@@ -27,6 +27,20 @@ struct PolicyTotals {
   std::uint64_t refunded = 0;
 };
 
+// Per-upstream totals (proxy mode), summed over shards and over retired runtimes by name.
+struct UpstreamTotals {
+  std::uint64_t answers[5] = {};
+  std::uint64_t errors[kUpstreamCauses] = {};
+  std::uint64_t aborted = 0;
+  std::uint64_t retries = 0;
+  std::uint64_t ejections = 0;
+  std::uint64_t opened = 0;
+  std::uint64_t reused = 0;
+  std::uint64_t latency[kLatencyBuckets + 1] = {};
+  std::uint64_t latency_sum_ns = 0;
+  void Add(const UpstreamMetrics& m) noexcept;
+};
+
 class Server::Impl {
  public:
   ~Impl();
@@ -36,6 +50,7 @@ class Server::Impl {
   void Stop();
   std::string MetricsText() const;
   std::string ConfigYaml() const;
+  void UpstreamMetricsText(std::string& out) const;  // with control_mu_ held
 
   std::uint16_t port = 0;
   std::uint16_t admin_port = 0;
@@ -53,6 +68,7 @@ class Server::Impl {
   mutable std::mutex control_mu_;
   std::vector<std::unique_ptr<Runtime>> runtimes_;  // back(): current; the rest retiring
   std::map<std::string, PolicyTotals> retired_totals_;
+  std::map<std::string, UpstreamTotals> retired_upstreams_;
   std::uint64_t reloads_ok_ = 0;
   std::uint64_t reloads_failed_ = 0;
   int admin_fd_ = -1;

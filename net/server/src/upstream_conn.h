@@ -70,7 +70,7 @@ struct UpstreamConn {
   std::uint32_t out_sent = 0;
   char* in = nullptr;  // answer bytes received and not yet relayed (an unfinished element)
   std::uint32_t in_len = 0;
-  char extra[192] = {};  // sluiced's own answer fields (RateLimit), for relay's Setup
+  char extra[320] = {};  // sluiced's own answer fields (RateLimit), for relay's Setup
   std::uint32_t extra_len = 0;
   AnswerRelay relay;
 };

@@ -128,12 +128,12 @@ TEST_F(PipelineTest, AFullOutputStopsReadingUntilTheClientReads) {
 // Proxy mode's seam: an admitted request is forwarded, and its answer comes later, in order.
 class RecordingForwarder : public Forwarder {
  public:
-  int Forward(std::uint64_t stream_id, const HttpRequest& request,
-              const EvalOutcome& outcome) noexcept override {
+  Verdict Forward(std::uint64_t stream_id, const HttpRequest& request,
+                  const EvalOutcome& outcome) noexcept override {
     ids.push_back(stream_id);
     paths.emplace_back(request.path);
     allowed.push_back(outcome.allowed);
-    return 0;
+    return {};
   }
   BodyFeed Body(std::uint64_t, std::string_view bytes) noexcept override {
     body.append(bytes);

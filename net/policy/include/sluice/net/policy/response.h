@@ -58,8 +58,17 @@ class ResponseTemplates {
   // An error answer (400, 404, 408, 414, 431, 503, 505...) with a short text body (the reason
   // phrase in lower case) and Connection: close. A status outside 100..599 is answered as 500.
   // Returns 0 if `capacity` is too small (nothing is written then).
-  std::size_t WriteError(int status, const DateCache& date, char* out,
-                         std::size_t capacity) const noexcept;
+  // `keep_alive` (proxy mode's local answers whose request body can still be read past, such
+  // as a 404 for no route) leaves the connection open instead: no Connection field for
+  // HTTP/1.1, "Connection: keep-alive" for HTTP/1.0 (`minor_version` 0).
+  std::size_t WriteError(int status, const DateCache& date, char* out, std::size_t capacity,
+                         bool keep_alive = false, int minor_version = 1) const noexcept;
+  // Proxy mode: the RateLimit-Policy and RateLimit fields (and the legacy X-RateLimit-* ones
+  // when configured) of an admitted request's decision, each line CRLF-terminated, for the
+  // forwarded answer. 0 when no enforcing policy reported, or when they do not fit `capacity`
+  // (nothing is written then).
+  std::size_t WriteRateLimitFields(const EvalOutcome& outcome, char* out,
+                                   std::size_t capacity) const noexcept;
   // The largest response WriteDecision/WriteError can produce: size connection buffers by it.
   [[nodiscard]] std::size_t max_response_bytes() const noexcept { return max_bytes_; }
 
