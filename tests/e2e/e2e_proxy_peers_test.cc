@@ -274,9 +274,13 @@ TEST(ProxyQuickStartTest, TheExampleConfigForwardsToALocalUpstream) {
     const Fetched f = Curl(server.port(), "", "/hello.txt");
     EXPECT_EQ(f.status, 200) << f.raw_head;
     EXPECT_EQ(f.body, "hello from the upstream\n");
-    // The per-ip policy decided it before it was forwarded. (Not yet: RateLimit fields on
-    // proxied answers, `proxy.ratelimit_headers`; branch ptest-wip asserts them.)
+    // The per-ip policy decided it before it was forwarded, and says so in the answer.
     EXPECT_EQ(server.Metric(PolicySeries("per-ip", "admitted")), 1u);
+    bool policy = false;
+    for (const auto& [name, value] : f.headers) {
+      policy = policy || (name == "ratelimit-policy" && value == "\"per-ip\";q=20;w=2");
+    }
+    EXPECT_TRUE(policy) << f.raw_head;
   }
   ::kill(upstream, SIGTERM);
   ::waitpid(upstream, nullptr, 0);
