@@ -12,6 +12,7 @@
 
 #include <cerrno>
 #include <chrono>
+#include <cstdio>
 #include <string>
 #include <thread>
 #include <vector>
@@ -70,6 +71,36 @@ TEST(E2eProxyFlowTest, ClientBodyCutShortIsNeverCompletedUpstream) {
       const auto next = Get(server.port(), GetOf("/next" + target));
       ASSERT_TRUE(next.has_value());
       EXPECT_EQ(next->body, "r:/next" + target);
+    }
+  }
+}
+
+// A chunked body whose framing breaks after its head and first chunk went upstream: the client
+// gets a 400 and a close, the upstream connection is closed with its request never complete.
+TEST(E2eProxyFlowTest, BadChunkAfterTheHeadWentUpstream) {
+  RecordingUpstream upstream = Echoing();
+  ASSERT_TRUE(upstream.ok());
+  ProxyConfig config;
+  config.servers = {upstream.address()};
+  Sluiced server(ProxyYaml(config));
+  SLUICE_START_PROXY_OR_SKIP(server);
+  for (const std::string bad : {"zz\r\n", "5\r\nhelloXX", "0\n\r\n", "5;\r\n"}) {
+    SCOPED_TRACE(Escaped(bad));
+    const std::string target = "/late/" + std::to_string(upstream.Heads().size());
+    Client client(server.port());
+    ASSERT_TRUE(client.Send("POST " + target +
+                            " HTTP/1.1\r\nHost: test\r\nTransfer-Encoding: chunked\r\n\r\n"
+                            "5\r\nhello\r\n"));
+    ASSERT_TRUE(upstream.WaitFor([&] { return Find(upstream, target).has_value(); }));
+    ASSERT_TRUE(client.Send(bad));
+    AnswerReader reader(client);
+    const auto a = reader.NextFinal();
+    ASSERT_TRUE(a.has_value()) << Escaped(reader.pending());
+    EXPECT_EQ(a->status, 400) << Escaped(a->raw);
+    EXPECT_TRUE(reader.Eof());
+    EXPECT_TRUE(ClosedAfter(upstream, target)) << "the upstream connection was kept";
+    for (const UpstreamRequest& r : upstream.Requests()) {
+      EXPECT_NE(r.target, target) << "completed upstream: " << Escaped(r.head + r.body);
     }
   }
 }
@@ -305,6 +336,10 @@ TEST(E2eProxyFlowTest, SlowClientPausesTheUpstreamWithFlatMemory) {
   for (std::size_t i = 0; i < total; ++i) answer.push_back(static_cast<char>('a' + i % 26));
   const std::size_t written = WriteUntilStalled(up, answer, 1000ms);
   const long rss_stalled = server.RssKib();
+  std::printf(
+      "slow client: the upstream wrote %zu of %zu bytes before stalling; sluiced RSS %ld"
+      " -> %ld KiB\n",
+      written, answer.size(), rss_before, rss_stalled);
   EXPECT_LT(written, answer.size()) << "sluiced read the whole answer for a client not reading";
   EXPECT_LT(rss_stalled - rss_before, 16 * 1024)
       << "RSS " << rss_before << " KiB -> " << rss_stalled << " KiB, " << written
@@ -353,6 +388,10 @@ TEST(E2eProxyFlowTest, SlowUpstreamPausesTheClientWithFlatMemory) {
   const std::string body = request.substr(head_size);
   const std::size_t written = WriteUntilStalled(client.fd(), body, 1000ms);
   const long rss_stalled = server.RssKib();
+  std::printf(
+      "slow upstream: the client wrote %zu of %zu body bytes before stalling; sluiced RSS"
+      " %ld -> %ld KiB\n",
+      written, body.size(), rss_before, rss_stalled);
   EXPECT_LT(written, body.size()) << "sluiced read the whole body for an upstream not reading";
   EXPECT_LT(rss_stalled - rss_before, 16 * 1024)
       << "RSS " << rss_before << " KiB -> " << rss_stalled << " KiB, " << written
