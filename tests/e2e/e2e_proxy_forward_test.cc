@@ -5,6 +5,7 @@
 // The broad suites (smuggling, every 502/504 case, real peers, slow peers) are elsewhere.
 #include <gtest/gtest.h>
 #include <netinet/in.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -312,6 +313,30 @@ TEST(E2eProxyForwardTest, AStalePooledConnectionIsRetriedOnlyWhenSafe) {
   const auto after = other.Read();
   ASSERT_TRUE(after.has_value());
   EXPECT_EQ(after->status, 200);
+}
+
+TEST(E2eProxyForwardTest, SighupSwitchesUpstreamsAndClosesTheOldPool) {
+  RecordingUpstream a([](const UpstreamRequest& r) { return Answer(200, "a" + r.target); });
+  RecordingUpstream b([](const UpstreamRequest& r) { return Answer(200, "b" + r.target); });
+  ASSERT_TRUE(a.ok() && b.ok());
+  Sluiced server(ProxyConfig(Quoted(a.address())));
+  START_OR_SKIP(server);
+  auto first = Get(server.port(), "GET /api/1 HTTP/1.1\r\nHost: h\r\n\r\n");
+  ASSERT_TRUE(first.has_value());
+  EXPECT_EQ(first->body, "a/api/1");
+  EXPECT_EQ(a.open(), 1u);  // pooled
+
+  server.WriteConfig(ProxyConfig(Quoted(b.address())));
+  server.Signal(SIGHUP);
+  ASSERT_TRUE(PollUntil(
+      [&] {
+        auto r = Get(server.port(), "GET /api/2 HTTP/1.1\r\nHost: h\r\n\r\n");
+        return r.has_value() && r->body == "b/api/2";
+      },
+      10s))
+      << server.DrainOutput();
+  EXPECT_TRUE(a.WaitFor([&] { return a.open() == 0; }));  // the old plan's idle connection
+  EXPECT_EQ(server.Metric("sluice_config_reloads_total{result=\"ok\"}"), 1u);
 }
 
 }  // namespace
