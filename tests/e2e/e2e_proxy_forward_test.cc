@@ -315,6 +315,93 @@ TEST(E2eProxyForwardTest, AStalePooledConnectionIsRetriedOnlyWhenSafe) {
   EXPECT_EQ(after->status, 200);
 }
 
+TEST(E2eProxyForwardTest, LargeBodiesStreamThroughTheBoundedBuffersBothWays) {
+  // Far larger than every buffer on the way (client output 64 KiB, upstream output ~40 KiB):
+  // both directions have to stop and resume as the other side drains.
+  std::string big(3 << 20, '\0');
+  for (std::size_t i = 0; i < big.size(); ++i) big[i] = static_cast<char>('a' + i * 7 % 26);
+  RecordingUpstream upstream([&big](const UpstreamRequest& r) {
+    if (r.method == "GET") return Answer(200, big);
+    return Answer(200, std::to_string(r.body.size()));
+  });
+  ASSERT_TRUE(upstream.ok());
+  Sluiced server(ProxyConfig(Quoted(upstream.address())) + "limits: {body_bytes: 4194304}\n");
+  START_OR_SKIP(server);
+  Client client(server.port(), 20s);
+  ASSERT_TRUE(client.Send("GET /api/big HTTP/1.1\r\nHost: h\r\n\r\n"));
+  const auto got = client.Read();
+  ASSERT_TRUE(got.has_value());
+  EXPECT_EQ(got->body.size(), big.size());
+  EXPECT_TRUE(got->body == big);
+
+  const std::string body = big.substr(0, 1 << 20);
+  ASSERT_TRUE(client.Send("POST /api/up HTTP/1.1\r\nHost: h\r\nContent-Length: " +
+                          std::to_string(body.size()) + "\r\n\r\n" + body));
+  const auto posted = client.Read();
+  ASSERT_TRUE(posted.has_value());
+  EXPECT_EQ(posted->body, std::to_string(body.size()));
+  ASSERT_EQ(upstream.Requests().size(), 2u);
+  EXPECT_TRUE(upstream.Requests()[1].body == body);
+
+  // The same body chunked (small chunks, re-chunked on the way under back-pressure).
+  std::string chunked;
+  for (std::size_t off = 0; off < body.size(); off += 1000) {
+    const std::string piece = body.substr(off, 1000);
+    char size[16];
+    std::snprintf(size, sizeof size, "%zx\r\n", piece.size());
+    chunked += size + piece + "\r\n";
+  }
+  chunked += "0\r\n\r\n";
+  ASSERT_TRUE(client.Send("POST /api/up HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n" +
+                          chunked));
+  const auto rechunked = client.Read();
+  ASSERT_TRUE(rechunked.has_value());
+  ASSERT_EQ(upstream.Requests().size(), 3u);
+  // Decode what the upstream got: exactly the body's bytes.
+  const std::string got_chunked = upstream.Requests()[2].body;
+  std::string decoded;
+  for (std::size_t p = 0;;) {
+    const std::size_t eol = got_chunked.find("\r\n", p);
+    ASSERT_NE(eol, std::string::npos);
+    const std::size_t n = std::stoul(got_chunked.substr(p, eol - p), nullptr, 16);
+    if (n == 0) break;
+    decoded += got_chunked.substr(eol + 2, n);
+    p = eol + 4 + n;
+  }
+  EXPECT_TRUE(decoded == body);
+  // Still one upstream connection: nothing failed on the way.
+  EXPECT_EQ(upstream.accepted(), 1u);
+}
+
+TEST(E2eProxyForwardTest, AnUpstreamClosingInsideItsHeadIs502AtOnce) {
+  RecordingUpstream upstream([](const UpstreamRequest&) {
+    return Reply{"HTTP/1.1 200 OK\r\nContent-Le", Reply::After::kClose, false};
+  });
+  ASSERT_TRUE(upstream.ok());
+  // A response-header timeout far beyond the test's patience: the 502 must not wait for it.
+  Sluiced server(ProxyConfig(Quoted(upstream.address()),
+                             ", timeouts: {response_header_ms: 60000}, retry: {attempts: 0}"));
+  START_OR_SKIP(server);
+  Client client(server.port(), 10s);
+  ASSERT_TRUE(client.Send("GET /api/cut HTTP/1.1\r\nHost: h\r\n\r\n"));
+  const auto r = client.Read();
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->status, 502);
+}
+
+TEST(E2eProxyForwardTest, AClientHalfClosingInsideItsBodyReleasesTheUpstreamAtOnce) {
+  RecordingUpstream upstream([](const UpstreamRequest&) { return Answer(200, "never"); });
+  ASSERT_TRUE(upstream.ok());
+  Sluiced server(ProxyConfig(Quoted(upstream.address()), ", timeouts: {idle_ms: 60000}"));
+  START_OR_SKIP(server);
+  Client client(server.port());
+  ASSERT_TRUE(client.Send("POST /api/p HTTP/1.1\r\nHost: h\r\nContent-Length: 100\r\n\r\nab"));
+  ASSERT_TRUE(upstream.WaitFor([&] { return upstream.accepted() == 1; }));
+  ::shutdown(client.fd(), SHUT_WR);
+  EXPECT_TRUE(upstream.WaitFor([&] { return upstream.open() == 0; }, 5s));
+  EXPECT_TRUE(upstream.Requests().empty());  // the request never became complete
+}
+
 TEST(E2eProxyForwardTest, SighupSwitchesUpstreamsAndClosesTheOldPool) {
   RecordingUpstream a([](const UpstreamRequest& r) { return Answer(200, "a" + r.target); });
   RecordingUpstream b([](const UpstreamRequest& r) { return Answer(200, "b" + r.target); });

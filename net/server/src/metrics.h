@@ -11,6 +11,7 @@
 #include "sluice/net/config/config.h"
 #include "sluice/net/http/http_parser.h"
 #include "sluice/net/policy/policy_set.h"
+#include "sluice/net/proxy/failure.h"
 
 namespace sluice::net {
 
@@ -83,17 +84,6 @@ struct alignas(kCacheLine) ShardMetrics {
   Counter upstream_idle_closed;   // a pooled connection closed by its upstream
   Counter upstream_idle_expired;  // a pooled connection past pool.idle_timeout_ms
 };
-
-// Proxy mode: why sluiced answered an upstream's request itself (or cut the answer).
-enum class UpstreamCause : std::uint8_t {
-  kRefused,         // 502: connect refused or unreachable
-  kConnectTimeout,  // 504: connect_ms passed
-  kReset,           // 502: reset or closed before an answer (or while sending the request)
-  kMalformed,       // 502: an unusable answer
-  kTimeout,         // 504: response_header_ms, or idle_ms between body reads or writes
-  kNoServer,        // 503: every server ejected (or no connection could be had)
-};
-inline constexpr std::size_t kUpstreamCauses = 6;
 
 // Upstream latency buckets (seconds, as Prometheus wants them): request forwarded to answer
 // relayed. The counters are per bucket (not cumulative); the text output sums them up.

@@ -36,11 +36,6 @@ void Sample(std::string& out, std::string_view name, std::string_view labels, st
   absl::StrAppend(&out, " ", value, "\n");
 }
 
-constexpr const char* kCauseLabels[kUpstreamCauses] = {
-    "status=\"502\",cause=\"refused\"", "status=\"504\",cause=\"connect_timeout\"",
-    "status=\"502\",cause=\"reset\"",   "status=\"502\",cause=\"malformed\"",
-    "status=\"504\",cause=\"timeout\"", "status=\"503\",cause=\"no_server\""};
-
 std::string Seconds(std::int64_t ns) { return absl::StrCat(static_cast<double>(ns) / 1e9); }
 
 }  // namespace
@@ -83,7 +78,10 @@ void Server::Impl::UpstreamMetricsText(std::string& out) const {
          "Requests sluiced answered itself (502, 503, 504) or cut mid-answer, by cause.");
   for (const auto& [name, t] : totals) {
     for (std::size_t c = 0; c < kUpstreamCauses; ++c) {
-      Sample(out, "sluice_upstream_errors_total", absl::StrCat(label(name), ",", kCauseLabels[c]),
+      const auto cause = static_cast<UpstreamCause>(c);
+      Sample(out, "sluice_upstream_errors_total",
+             absl::StrCat(label(name), ",status=\"", StatusFor(cause), "\",cause=\"",
+                          std::string(LabelFor(cause)), "\""),
              t.errors[c]);
     }
   }

@@ -85,9 +85,22 @@ Forwarder::Verdict Shard::Loop::Forward(std::uint64_t stream_id, const HttpReque
   // never gets a handshake it could answer with 101.
   options.websocket = false;
   char peer_text[INET6_ADDRSTRLEN];
+  char client_text[INET6_ADDRSTRLEN];
   ForwardContext context;
   context.peer_ip = PeerText(c->http.peer, peer_text);
   context.client_ip = context.peer_ip;
+  if (outcome.reported >= 0) {
+    // X-Real-IP is the client the policies saw: behind a trusted proxy (`forwarded:`), the one
+    // its header named.
+    unsigned char client[16];
+    const std::size_t size = runtime_->policies->ForwardedClient(
+        static_cast<std::size_t>(outcome.reported), request,
+        reinterpret_cast<const sockaddr*>(&c->http.peer), client);
+    if ((size == 4 || size == 16) &&
+        inet_ntop(size == 4 ? AF_INET : AF_INET6, client, client_text, sizeof client_text)) {
+      context.client_ip = client_text;
+    }
+  }
   context.default_host = servers_[server].server.text;
   const ForwardResult head =
       WriteForwardedHead(request, options, context, out, up_out_pool_->bytes());
@@ -240,9 +253,9 @@ void Shard::Loop::Relay(UpstreamConn& u, std::uint32_t slot, const char* data, s
     }
     AnswerRelay::Step step = u.relay.Feed(std::string_view(p + used, n - used), out, room,
                                           c->http.has_output(), *response_);
-    if (step.event == AnswerRelay::Event::kNeedMore && u.eof && used + step.consumed == n) {
-      // Everything the upstream sent is relayed and it closed: the end of a close-delimited
-      // answer, or a failure.
+    if (step.event == AnswerRelay::Event::kNeedMore && u.eof) {
+      // The upstream closed and what it sent is used up as far as it goes: the end of a
+      // close-delimited answer, or (an unfinished head, chunk or length) a failure now.
       const AnswerRelay::Step end = u.relay.End(out + step.written, room - step.written);
       step.written += end.written;
       step.event = end.event;
@@ -339,10 +352,7 @@ void Shard::Loop::FailExchange(UpstreamConn& u, std::uint32_t slot, AttemptFailu
       if (um != nullptr) um->ejections.Add();
     }
   }
-  const int status = cause == UpstreamCause::kNoServer ? 503
-                     : cause == UpstreamCause::kConnectTimeout || cause == UpstreamCause::kTimeout
-                         ? 504
-                         : 502;
+  const int status = StatusFor(cause);
   AttemptFacts facts;
   facts.method = std::string_view(u.method, u.method_len);
   facts.failure = failure;

@@ -396,6 +396,11 @@ void Shard::Loop::OnRecv(const io_uring_cqe& cqe, Connection& c, std::uint32_t s
     if (cqe.res == 0) {
       // The client half-closed: it may still read. Answer what it sent, then close.
       c.peer_eof = true;
+      if (c.http.relaying) {
+        // ...unless it stopped inside a forwarded body: that request can never complete, so
+        // its upstream connection is released now (not at the idle timeout).
+        Kill(c, slot);
+      }
       CloseIfDoneAfterEof(c, slot);
     } else if (cqe.res == -ENOBUFS) {
       // The buffer ring ran dry: buffers go back at the end of this pass, then we re-arm.

@@ -22,14 +22,15 @@
 // The pipeline knows no socket and the ring knows no HTTP: between them are Stream (one
 // connection's HTTP state, in its slot) and Effects (what the ring must do next).
 //
-// Proxy mode (issue 12) plugs in at step 4: Pipeline::set_forwarder() gives a Forwarder that
-// receives every admitted request (Forward(stream_id, request, outcome)) instead of a 200. The
-// stream then frames that request's body and parses no further head, so answers stay in
-// request order; when the upstream answered, the forwarder calls Shard::Loop::Complete(
-// stream_id, answer, keep_alive) on the shard thread, which finds the connection (or nothing,
-// if it closed), writes the answer through Pipeline::Complete() and resumes the waiting input.
-// The upstream sockets are new operations of the same ring (new Op values dispatched in
-// Handle()); accept, receive and send of client connections do not change.
+// Proxy mode (issue 12) plugs in at step 4: with routes, the Loop is the pipeline's Forwarder.
+// An admitted request goes to Forward() (ring_forward.cc): route (ProxyPlan, sluice::proxy),
+// server (Balancer), connection (the server's IdlePool, or a new socket connected through
+// IORING_OP_CONNECT with a LINK_TIMEOUT, ring_upstream.cc), the canonical head
+// (WriteForwardedHead) into that connection's output. The stream then relays the request's
+// body to Body() (BodyRelay) and parses no further head, so answers stay in request order; the
+// upstream's answer is relayed (AnswerRelay) into the client's output as its receives complete
+// (Pipeline::AnswerRoom / AnswerWritten / FinishAnswer). Upstream connections live in their
+// own slot table with generations (upstream_conn.h) and their own Op values in Handle().
 //
 // Around the path: shard.cc (the shard thread, its inbox of Runtimes), runtime.cc (one config
 // in force), listener.cc, admin.cc (GET /metrics, /healthz, /config), metrics_text.cc,
