@@ -81,8 +81,9 @@ TEST(E2eProxyFailuresTest, NoUsableAnswerIs502AndTheConnectionIsClosed) {
   Reply reset;  // resets without a byte
   reset.after = Reply::After::kReset;
   bad.push_back({"/reset", reset});
-  // Not yet: an upstream that closes inside the head ("HTTP/1.1 200 OK\r\nContent-Le") gets
-  // the client a close without any byte instead of a 502; branch ptest-wip asserts the 502.
+  Reply half{"HTTP/1.1 200 OK\r\nContent-Le"};  // closes inside the head
+  half.after = Reply::After::kClose;
+  bad.push_back({"/half-head", half});
 
   RecordingUpstream upstream([bad](const UpstreamRequest& r) {
     for (const Bad& b : bad) {
