@@ -82,7 +82,9 @@ struct RecordingUpstream::State {
   mutable std::mutex mu;  // guards everything below (and conns, on close_idle requests)
   std::vector<std::string> received;
   std::vector<std::string> refused;
+  std::vector<bool> closed;  // per connection, in accept order
   std::vector<UpstreamRequest> requests;
+  std::vector<UpstreamRequest> heads;
   std::size_t open = 0;
   bool close_idle = false;
   std::vector<Conn> conns;  // the loop thread's; under mu when touched from CloseIdle's flag
@@ -103,6 +105,7 @@ void RecordingUpstream::State::Close(Conn& c, bool reset) {
   c.fd = -1;
   std::lock_guard<std::mutex> lock(mu);
   --open;
+  closed[c.id] = true;
 }
 
 bool RecordingUpstream::State::Flush(Conn& c) {
@@ -158,6 +161,10 @@ void RecordingUpstream::State::OnReadable(Conn& c) {
       c.current.target = std::string(c.request->target);
       c.framer.Start(*c.request);
       c.pending.erase(0, head.consumed);
+      {
+        std::lock_guard<std::mutex> lock(mu);
+        heads.push_back(c.current);
+      }
       c.in_body = true;
       c.answered_early = false;
       if (early) {  // answered on its head alone, before (or without) its body
@@ -239,6 +246,7 @@ void RecordingUpstream::State::Run() {
           c.id = received.size();
           received.emplace_back();
           refused.emplace_back();
+          closed.push_back(false);
           ++open;
         }
         conns.push_back(std::move(c));
@@ -319,6 +327,14 @@ std::size_t RecordingUpstream::accepted() const {
 std::size_t RecordingUpstream::open() const {
   std::lock_guard<std::mutex> lock(state_->mu);
   return state_->open;
+}
+std::vector<UpstreamRequest> RecordingUpstream::Heads() const {
+  std::lock_guard<std::mutex> lock(state_->mu);
+  return state_->heads;
+}
+bool RecordingUpstream::closed(std::size_t connection) const {
+  std::lock_guard<std::mutex> lock(state_->mu);
+  return connection < state_->closed.size() && state_->closed[connection];
 }
 std::vector<std::string> RecordingUpstream::Refused() const {
   std::lock_guard<std::mutex> lock(state_->mu);

@@ -60,8 +60,14 @@ class RecordingUpstream {
   [[nodiscard]] std::vector<std::string> Received() const;
   // Every complete request, in arrival order.
   [[nodiscard]] std::vector<UpstreamRequest> Requests() const;
+  // Every request head, in arrival order, as soon as it is in (before its body; `body` empty):
+  // also those whose body never completes.
+  [[nodiscard]] std::vector<UpstreamRequest> Heads() const;
   [[nodiscard]] std::size_t accepted() const;
   [[nodiscard]] std::size_t open() const;
+  // Whether connection `connection` (accept order, as UpstreamRequest::connection) has been
+  // closed, by either side.
+  [[nodiscard]] bool closed(std::size_t connection) const;
   // Bytes that could not be framed as a request (our parser refused them), per connection;
   // such a connection is closed.
   [[nodiscard]] std::vector<std::string> Refused() const;
