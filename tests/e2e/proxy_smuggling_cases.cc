@@ -299,9 +299,9 @@ std::vector<ClassCases> AllClasses() {
        {
            Refused("two Host fields", "GET / HTTP/1.1\r\nHost: test\r\nHost: evil.example\r\n\r\n"),
            Refused("no Host in HTTP/1.1", "GET / HTTP/1.1\r\nX-A: b\r\n\r\n"),
-           // Not yet: a Host value that is not one valid authority ("a, b", "a b", "a/b") is
-           // forwarded as it came (the parser counts Host fields but does not validate the
-           // value); branch ptest-wip asserts the 400.
+           Refused("Host a, b", "GET / HTTP/1.1\r\nHost: test, evil.example\r\n\r\n"),
+           Refused("Host with a space", "GET / HTTP/1.1\r\nHost: test evil.example\r\n\r\n"),
+           Refused("Host with a path", "GET / HTTP/1.1\r\nHost: test/evil\r\n\r\n"),
        }});
   {
     Case valid_then_bad = Refused(

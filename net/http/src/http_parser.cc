@@ -236,7 +236,7 @@ class HeadParser {
   ParseError OnHeader(std::string_view name, std::string_view value) noexcept {
     switch (name.size()) {  // one length compare rules out almost every header
       case 4:
-        if (EqualsIgnoreCase(name, "host")) ++host_count_;
+        if (EqualsIgnoreCase(name, "host")) return OnHost(value);
         return ParseError::kNone;
       case 10:
         if (EqualsIgnoreCase(name, "connection")) return OnConnection(value);
@@ -287,6 +287,16 @@ class HeadParser {
       }
       return ParseError::kNone;
     });
+  }
+
+  // RFC 9112 section 3.2: a Host field with an invalid value is a 400, like two of them. Its
+  // value is one authority (host and optional port, as net/http's target rules read it), or
+  // empty for a target without one. "a, b", "a b" and "a/b" would otherwise reach an upstream
+  // that might read another host out of them than our policies and routes did.
+  ParseError OnHost(std::string_view value) noexcept {
+    ++host_count_;
+    if (!value.empty() && !IsValidAuthority(value, false)) return ParseError::kBadHost;
+    return ParseError::kNone;
   }
 
   ParseError OnConnection(std::string_view value) noexcept {

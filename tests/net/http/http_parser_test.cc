@@ -231,6 +231,18 @@ TEST(HttpParserTest, TargetForms) {
   EXPECT_EQ(r->path, "h:443");
 }
 
+// Every Host value that is one authority, or empty (a target without an authority), parses.
+TEST(HttpParserTest, HostValuesThatAreOneAuthority) {
+  auto r = NewRequest();
+  for (const char* host : {"a", "a:80", "A.Example.COM", "10.0.0.1:8080", "[::1]", "[::1]:8080",
+                           "xn--bcher-kva.example", "a-b_c~d.e"}) {
+    const std::string input = std::string("GET / HTTP/1.1\r\nHost: ") + host + "\r\n\r\n";
+    EXPECT_EQ(Parse(input, *r).status, Status::kComplete) << host;
+  }
+  EXPECT_EQ(Parse("GET / HTTP/1.1\r\nHost:\r\n\r\n", *r).status, Status::kComplete);
+  EXPECT_EQ(Parse("GET / HTTP/1.1\r\nHost:  a  \r\n\r\n", *r).status, Status::kComplete);
+}
+
 TEST(HttpParserTest, LeadingEmptyLinesAreCounted) {
   auto r = NewRequest();
   const std::string input = "\r\n\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n";
@@ -519,6 +531,14 @@ std::vector<ErrorCase> ErrorCases() {
   add("no_host_http11", "GET / HTTP/1.1\r\nX: a\r\n\r\n", E::kBadHost);
   add("two_hosts", Req("host: b\r\n"), E::kBadHost);
   add("two_hosts_http10", "GET / HTTP/1.0\r\nHost: a\r\nHost: a\r\n\r\n", E::kBadHost);
+  // A Host value that is not one authority (RFC 9112 section 3.2): a list, a space, a path,
+  // userinfo, a bad port, an unclosed IPv6 literal.
+  add("host_list", "GET / HTTP/1.1\r\nHost: a, b\r\n\r\n", E::kBadHost);
+  add("host_space", "GET / HTTP/1.1\r\nHost: a b\r\n\r\n", E::kBadHost);
+  add("host_path", "GET / HTTP/1.1\r\nHost: a/b\r\n\r\n", E::kBadHost);
+  add("host_userinfo", "GET / HTTP/1.1\r\nHost: u@a\r\n\r\n", E::kBadHost);
+  add("host_bad_port", "GET / HTTP/1.1\r\nHost: a:8x\r\n\r\n", E::kBadHost);
+  add("host_open_ipv6", "GET / HTTP/1.1\r\nHost: [::1\r\n\r\n", E::kBadHost);
   // Limits.
   HttpLimits few_headers;
   few_headers.max_headers = 3;
