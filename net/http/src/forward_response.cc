@@ -5,42 +5,11 @@
 #include <cstring>
 #include <string_view>
 
+#include "head_writer.h"
 #include "sluice/net/http/hop_by_hop.h"
 
 namespace sluice::net {
-namespace {
-
-class Writer {
- public:
-  Writer(char* out, std::size_t capacity) noexcept : out_(out), capacity_(capacity) {}
-  void Put(std::string_view s) noexcept {
-    if (overflow_ || s.size() > capacity_ - size_) {
-      overflow_ = true;
-      return;
-    }
-    if (!s.empty()) std::memcpy(out_ + size_, s.data(), s.size());
-    size_ += s.size();
-  }
-  void PutDecimal(std::uint64_t value) noexcept {
-    char digits[20];
-    std::size_t n = 0;
-    do {
-      digits[sizeof(digits) - 1 - n++] = static_cast<char>('0' + value % 10);
-      value /= 10;
-    } while (value != 0);
-    Put(std::string_view(digits + sizeof(digits) - n, n));
-  }
-  [[nodiscard]] bool overflow() const noexcept { return overflow_; }
-  [[nodiscard]] std::size_t size() const noexcept { return size_; }
-
- private:
-  char* const out_;
-  const std::size_t capacity_;
-  std::size_t size_ = 0;
-  bool overflow_ = false;
-};
-
-}  // namespace
+using http_text::Writer;
 
 AnswerHeadResult WriteAnswerHead(const HttpResponse& response, const ClientRequestFacts& client,
                                  std::string_view extra, bool force_close, char* out,
