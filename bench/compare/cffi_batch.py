@@ -8,12 +8,16 @@ batches of 64 (issue #13's T8: at most 20 ns per decision in batches of 64).
 Four ways, interleaved in every repetition, medians reported (time.process_time_ns: CPU time
 of this process, so other load on the machine counts less than with wall time):
   single        sluice_check once per key (one cffi call per decision)
-  packed call   sluice_check_packed on 64 keys already joined and sized: the FFI call and the
-                engine only, what a binding pays when its keys arrive packed
+  batch call    sluice_batch_check(batch, now) on 64 keys already packed into the buffers of
+                a sluice_batch made once (one per packed batch): the FFI call of 2 arguments
+                and the engine, what a binding pays when its keys arrive packed (T8's row)
+  packed call   sluice_check_packed on the same 64 keys: the same work through a call of 8
+                arguments
   packed 1024   the same in batches of 1024: the call cost spread 16 times thinner, so close
                 to the engine's own cost per decision (the floor the other rows stand on)
-  check_many    examples/python's Limiter.check_many: join 64 bytes keys, fill their lengths,
-                call, and slice out the 64 allowed flags (a Python caller's whole cost)
+  check_many    examples/python's Limiter.check_many: join 64 bytes keys, copy them and their
+                lengths into its sluice_batch's buffers, call, and take the 64 allowed flags
+                (a Python caller's whole cost)
   noop          a Python loop of the same length doing nothing (the interpreter's floor)
 """
 import argparse
@@ -41,6 +45,14 @@ def main():
     batches = [keys[i:i + BATCH] for i in range(0, len(keys), BATCH)]
     packed = [(b"".join(b), ffi.new("uint32_t[]", [len(k) for k in b])) for b in batches]
     out = ffi.new("sluice_decision[]", BATCH)
+    descriptors = []
+    lent = []  # the key buffers the descriptors point into, kept alive
+    for buf, lens in packed:
+        b = ffi.new("sluice_batch *")
+        lib.sluice_batch_init(b, ffi.sizeof("sluice_batch"))
+        lent.append(ffi.from_buffer(buf))
+        b.limiter, b.policy, b.keys, b.key_lens, b.n, b.out = raw, 0, lent[-1], lens, BATCH, out
+        descriptors.append(b)
     one = ffi.new("sluice_decision *")
     rounds = args.decisions // BATCH
     clock = [10**9]
@@ -55,6 +67,11 @@ def main():
             t = now()
             for k in batches[r % len(batches)]:
                 check(raw, 0, k, len(k), t, 1, one)
+
+    def batch_call():
+        check = lib.sluice_batch_check
+        for r in range(rounds):
+            check(descriptors[r % len(descriptors)], now())
 
     def packed_call():
         check = lib.sluice_check_packed
@@ -79,7 +96,7 @@ def main():
         for r in range(rounds):
             now()
 
-    ways = [("single", single), ("packed call", packed_call), ("packed 1024", packed_1024),
+    ways = [("single", single), ("batch call", batch_call), ("packed call", packed_call), ("packed 1024", packed_1024),
             ("check_many", check_many), ("noop", noop)]
     results = {name: [] for name, _ in ways}
     for _ in range(args.repetitions):

@@ -1,5 +1,6 @@
-/* The sluice C ABI in one file: a table, two policies, single, batch and multi-policy checks,
- * and the HTTP header values of a denial.
+/* The sluice C ABI in one file: a table, two policies, single, batch (as an array of requests
+ * and as a described packed batch) and multi-policy checks, and the HTTP header values of a
+ * denial.
  *
  *   cc -std=c99 -o limit limit.c $(pkg-config --cflags --libs sluice) && ./limit
  *
@@ -101,6 +102,33 @@ int main(void) {
     rc = sluice_check_batch(limiter, batch, 8, t0, out);
     printf("batch: %d of 8 admitted\n", rc);
     if (rc != 8) return 1;
+  }
+
+  /* The same clients described once by a sluice_batch over packed keys, decided with a call
+   * of two arguments (what an FFI binding such as examples/python reuses for every batch):
+   * each client's second request is admitted too, and `allowed` says so per key. */
+  {
+    char packed[8 * 16];
+    uint32_t lens[8];
+    uint8_t allowed[8];
+    sluice_decision out[8];
+    sluice_batch b;
+    size_t at = 0;
+    for (i = 0; i < 8; ++i) {
+      lens[i] = (uint32_t)sprintf(packed + at, "198.51.100.%d", i);
+      at += lens[i];
+    }
+    sluice_batch_init(&b, sizeof b);
+    b.limiter = limiter;
+    b.policy = 0;
+    b.keys = packed;
+    b.key_lens = lens;
+    b.n = 8;
+    b.out = out;
+    b.allowed = allowed;
+    rc = sluice_batch_check(&b, t0);
+    printf("described batch: %d of 8 admitted\n", rc);
+    if (rc != 8 || allowed[7] != 1 || out[7].remaining != 3) return 1;
   }
 
   /* Two policies decided together: the per-ip denial refunds what "global" admitted. */

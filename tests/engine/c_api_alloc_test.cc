@@ -58,6 +58,15 @@ TEST(CApiAllocationTest, HotCallsNeverAllocate) {
   sluice_table_stats stats;
   char header[SLUICE_HEADER_VALUE_MAX(1)];
   std::mt19937 rng(5);
+  std::uint8_t allowed[64];
+  sluice_batch described;
+  sluice_batch_init(&described, sizeof described);
+  described.limiter = l;
+  described.keys = packed.data();
+  described.key_lens = lens.data();
+  described.n = lens.size();
+  described.out = out.data();
+  described.allowed = allowed;
 
   const long before = sluice::testing::Allocations();
   long admitted = 0;
@@ -71,6 +80,7 @@ TEST(CApiAllocationTest, HotCallsNeverAllocate) {
       admitted += sluice_check_batch(l, batch.data(), batch.size(), now, out.data());
       admitted +=
           sluice_check_packed(l, 0, packed.data(), lens.data(), lens.size(), now, 1, out.data());
+      admitted += sluice_batch_check(&described, now);
       checks[0].key = checks[1].key = key.data();
       checks[0].key_len = checks[1].key_len = key.size();
       (void)sluice_check_all(l, checks, 2, now, multi_out, &m);

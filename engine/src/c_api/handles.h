@@ -10,6 +10,7 @@
 
 #include "absl/status/status.h"
 #include "sluice/c.h"
+#include "sluice/decision.h"
 #include "sluice/key_hash.h"
 #include "sluice/limiter.h"
 #include "sluice/state_table.h"
@@ -38,6 +39,26 @@ int FromStatus(const absl::Status& status, char* err, std::size_t errlen) noexce
 
 // Whether this CPU has the 16-byte CAS the state table needs (CPUID CMPXCHG16B).
 bool HasCas16() noexcept;
+
+// An engine decision as the C struct.
+[[nodiscard]] inline sluice_decision ToC(const Decision& d) noexcept {
+  sluice_decision c;
+  c.allowed = d.allowed ? 1 : 0;
+  c.flags = d.never() ? SLUICE_DECISION_NEVER : 0;
+  c.remaining = d.remaining;
+  c.retry_after_ns = d.retry_after.count();
+  c.reset_after_ns = d.reset_after.count();
+  return c;
+}
+
+[[nodiscard]] inline std::string_view KeyOf(const void* key, std::size_t len) noexcept {
+  return {static_cast<const char*>(key), len};
+}
+
+// Validates every request of a batch (sluice_check_batch, sluice_check_all) before any is
+// decided: a bad one changes nothing. SLUICE_OK or the error to return.
+[[nodiscard]] int CheckRequests(const sluice_limiter* l, const sluice_request* r, std::size_t n,
+                                const sluice_decision* out) noexcept;
 
 }  // namespace sluice::c_api
 

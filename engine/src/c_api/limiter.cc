@@ -1,4 +1,5 @@
-// Limiters through the C ABI: policies, create/find/destroy, and the checks (the hot path).
+// Limiters through the C ABI: policies, create/find/destroy, single and multi-policy checks,
+// refunds. The batch checks are in batch.cc.
 #include <algorithm>
 #include <chrono>
 #include <cstring>
@@ -10,7 +11,6 @@
 
 #include "absl/strings/str_cat.h"
 #include "c_api/handles.h"
-#include "internal/table_path.h"
 #include "sluice/rate.h"
 
 namespace sluice::c_api {
@@ -19,29 +19,6 @@ namespace {
 using std::chrono::nanoseconds;
 
 constexpr std::size_t kMaxNameBytes = 255;
-
-[[nodiscard]] inline sluice_decision ToC(const Decision& d) noexcept {
-  sluice_decision c;
-  c.allowed = d.allowed ? 1 : 0;
-  c.flags = d.never() ? SLUICE_DECISION_NEVER : 0;
-  c.remaining = d.remaining;
-  c.retry_after_ns = d.retry_after.count();
-  c.reset_after_ns = d.reset_after.count();
-  return c;
-}
-
-[[nodiscard]] inline std::string_view KeyOf(const void* key, std::size_t len) noexcept {
-  return {static_cast<const char*>(key), len};
-}
-
-// Batches decide through the engine's inline path (internal/table_path.h, as
-// Limiter::CheckBatch does): hash -> bucket -> decision in this loop, without a call into
-// StateTable::Check and StateTable::Prefetch per key. The slow path stays out of line.
-using internal::TablePath;
-
-inline void PrefetchBucket(const StateTable& table, std::uint64_t hash) noexcept {
-  __builtin_prefetch(&TablePath::BucketFor(table, hash), /*rw=*/1, /*locality=*/3);
-}
 
 // The parts of a C decision a refund reads (allowed, reset_after).
 [[nodiscard]] inline Decision FromC(const sluice_decision& c) noexcept {
@@ -58,18 +35,6 @@ inline void PrefetchBucket(const StateTable& table, std::uint64_t hash) noexcept
                                           const sluice_decision& b) noexcept {
   if (a.remaining != b.remaining) return a.remaining < b.remaining;
   return a.reset_after_ns > b.reset_after_ns;
-}
-
-// Validates every request of a batch before any is decided: a bad one changes nothing.
-[[nodiscard]] int CheckRequests(const sluice_limiter* l, const sluice_request* r, std::size_t n,
-                                const sluice_decision* out) noexcept {
-  if (l == nullptr || (n != 0 && (r == nullptr || out == nullptr))) return SLUICE_EINVAL;
-  if (n > static_cast<std::size_t>(std::numeric_limits<std::int32_t>::max())) return SLUICE_EINVAL;
-  for (std::size_t i = 0; i < n; ++i) {
-    if (r[i].key == nullptr && r[i].key_len != 0) return SLUICE_EINVAL;
-    if (r[i].policy >= l->policy_count) return SLUICE_ENOPOLICY;
-  }
-  return SLUICE_OK;
 }
 
 // One sluice_policy of the caller's array, read up to the size it compiled against.
@@ -238,89 +203,6 @@ int sluice_check(sluice_limiter* l, uint32_t policy, const void* key, size_t key
       l->limiter->Check(PolicyId{policy}, KeyOf(key, key_len), nanoseconds{now_ns}, cost);
   *out = ToC(d);
   return d.allowed ? 1 : 0;
-}
-
-int sluice_check_batch(sluice_limiter* l, const sluice_request* requests, size_t n, int64_t now_ns,
-                       sluice_decision* out) noexcept {
-  if (const int rc = CheckRequests(l, requests, n, out); rc != 0) [[unlikely]] {
-    return rc;
-  }
-  // A rolling window as Limiter::CheckBatch: while request i is decided, the bucket of
-  // request i + kAhead is being fetched, so cache misses overlap.
-  constexpr std::size_t kAhead = 16;
-  sluice::Limiter& lim = *l->limiter;
-  sluice::StateTable& table = lim.table();
-  std::uint64_t hashes[kAhead];
-  const auto hash_of = [&](std::size_t i) noexcept {
-    return lim.HashKey(PolicyId{requests[i].policy}, KeyOf(requests[i].key, requests[i].key_len));
-  };
-  const std::int64_t now = sluice::ClampTime(now_ns);
-  for (std::size_t i = 0; i < std::min(kAhead, n); ++i) {
-    hashes[i] = hash_of(i);
-    PrefetchBucket(table, hashes[i]);
-  }
-  int admitted = 0;
-  for (std::size_t i = 0; i < n; ++i) {
-    const std::uint64_t hash = hashes[i % kAhead];
-    if (i + kAhead < n) {
-      hashes[i % kAhead] = hash_of(i + kAhead);
-      PrefetchBucket(table, hashes[i % kAhead]);
-    }
-    const sluice::Decision d = TablePath::Check(
-        table, hash, lim.policy(PolicyId{requests[i].policy}).params(), now, requests[i].cost);
-    out[i] = ToC(d);
-    admitted += d.allowed ? 1 : 0;
-  }
-  return admitted;
-}
-
-int sluice_check_packed(sluice_limiter* l, uint32_t policy, const void* keys,
-                        const uint32_t* key_lens, size_t n, int64_t now_ns, uint64_t cost,
-                        sluice_decision* out) noexcept {
-  if (l == nullptr || (n != 0 && (key_lens == nullptr || out == nullptr))) [[unlikely]] {
-    return SLUICE_EINVAL;
-  }
-  if (n > static_cast<std::size_t>(std::numeric_limits<std::int32_t>::max())) [[unlikely]] {
-    return SLUICE_EINVAL;
-  }
-  if (policy >= l->policy_count) [[unlikely]] {
-    return SLUICE_ENOPOLICY;
-  }
-  if (keys == nullptr) {
-    for (std::size_t i = 0; i < n; ++i) {
-      if (key_lens[i] != 0) return SLUICE_EINVAL;
-    }
-  }
-  constexpr std::size_t kAhead = 16;
-  sluice::Limiter& lim = *l->limiter;
-  sluice::StateTable& table = lim.table();
-  const sluice::GcraParams& params = lim.policy(PolicyId{policy}).params();
-  const char* const bytes = static_cast<const char*>(keys);
-  std::uint64_t hashes[kAhead];
-  std::size_t ahead_offset = 0;  // where the key of the next request to hash starts
-  const auto hash_next = [&](std::size_t i) noexcept {
-    const std::uint64_t h =
-        lim.HashKey(PolicyId{policy}, std::string_view(bytes + ahead_offset, key_lens[i]));
-    ahead_offset += key_lens[i];
-    return h;
-  };
-  const std::int64_t now = sluice::ClampTime(now_ns);
-  for (std::size_t i = 0; i < std::min(kAhead, n); ++i) {
-    hashes[i] = hash_next(i);
-    PrefetchBucket(table, hashes[i]);
-  }
-  int admitted = 0;
-  for (std::size_t i = 0; i < n; ++i) {
-    const std::uint64_t hash = hashes[i % kAhead];
-    if (i + kAhead < n) {
-      hashes[i % kAhead] = hash_next(i + kAhead);
-      PrefetchBucket(table, hashes[i % kAhead]);
-    }
-    const sluice::Decision d = TablePath::Check(table, hash, params, now, cost);
-    out[i] = ToC(d);
-    admitted += d.allowed ? 1 : 0;
-  }
-  return admitted;
 }
 
 int sluice_check_all(sluice_limiter* l, const sluice_request* checks, size_t n, int64_t now_ns,
