@@ -317,14 +317,14 @@ SLUICE_API int sluice_check_packed(sluice_limiter* l, uint32_t policy, const voi
                                    uint64_t cost, sluice_decision* out) SLUICE_NOEXCEPT;
 
 /* A packed batch described once, for bindings that pay for every argument of a call: Python's
- * cffi (ABI mode) converts each argument through libffi, ~25 ns apiece, so the 8 of
- * sluice_check_packed cost ~4 ns per decision in batches of 64 and sluice_batch_check's 2
- * about 1.5. A binding fills one sluice_batch with its own reusable buffers (the key bytes,
- * the lengths, the decisions), then per batch rewrites the buffers in place, sets `n`, and
- * calls sluice_batch_check(b, now_ns).
- * Begins with its size like the option structs: fill it with sluice_batch_init(), passing
- * sizeof the struct you compiled against, then set the fields. A later release may append
- * fields (read only when `size` covers them); the ones below keep their place in ABI 1. */
+ * cffi (ABI mode) converts each argument through libffi, so a call of sluice_check_packed's 8
+ * costs ~225 ns and one of sluice_batch_check's 2 ~105 ns (PERF.md: 3.5 against 1.6 ns per
+ * decision in batches of 64). A binding fills one sluice_batch with its own reusable buffers (the
+ * key bytes, the lengths, the decisions), then per batch rewrites the buffers in place, sets `n`,
+ * and calls sluice_batch_check(b, now_ns). Begins with its size like the option structs: fill it
+ * with sluice_batch_init(), passing sizeof the struct you compiled against, then set the fields. A
+ * later release may append fields (read only when `size` covers them); the ones below keep their
+ * place in ABI 1. */
 typedef struct sluice_batch {
   size_t size;              /* sizeof(sluice_batch) as the caller knows it: set by _init */
   sluice_limiter* limiter;  /* the limiter deciding the batch */
