@@ -343,8 +343,8 @@ SLUICE_API void sluice_batch_init(sluice_batch* b, size_t size) SLUICE_NOEXCEPT;
 
 /* Decides the batch *b describes at `now_ns`: what sluice_check_packed(b->limiter, b->policy,
  * b->keys, b->key_lens, b->n, now_ns, b->cost, b->out) decides, writing b->out[i] and
- * b->allowed[i] for each key where they are not NULL. *b itself is only read, so threads may
- * share one whose buffers they do not rewrite. Returns the number admitted (0..n), or EINVAL
+ * b->allowed[i] for each key where they are not NULL. *b is only read, but its out/allowed
+ * buffers are written: one descriptor per thread. Returns the number admitted (0..n), or EINVAL
  * (b or b->limiter NULL, b->size below ABI 1's struct, flags not 0, n above INT32_MAX,
  * key_lens NULL with n > 0, keys NULL with a nonzero length) / ENOPOLICY before deciding
  * anything. Same guarantees as sluice_check_batch. */
