@@ -161,9 +161,11 @@ TEST(CApiBatchTest, BadDescriptorsDecideNothing) {
   b = good();
   b.size = 0;
   EXPECT_EQ(sluice_batch_check(&b, kSecond), SLUICE_EINVAL);
-  b = good();
-  b.flags = 1;
-  EXPECT_EQ(sluice_batch_check(&b, kSecond), SLUICE_EINVAL);
+  for (const std::uint32_t unknown : {0x2u, 0x80000000u, 0x3u}) {
+    b = good();
+    b.flags = unknown;
+    EXPECT_EQ(sluice_batch_check(&b, kSecond), SLUICE_EINVAL) << unknown;
+  }
   b = good();
   b.limiter = nullptr;
   EXPECT_EQ(sluice_batch_check(&b, kSecond), SLUICE_EINVAL);
@@ -193,6 +195,30 @@ TEST(CApiBatchTest, BadDescriptorsDecideNothing) {
   EXPECT_EQ(sluice_batch_check(&b, kSecond), 1);
   b = Batch(l.get());
   EXPECT_EQ(sluice_batch_check(&b, kSecond), 0);
+}
+
+// SLUICE_BATCH_CLOCK: the batch is decided at sluice_now_ns(), whatever now_ns says. At
+// now_ns = 0 a key of "b" (1/s, burst 1) would be spent only until 1 s after boot; decided at
+// the clock, a check at the clock right after is denied.
+TEST(CApiBatchTest, ClockFlagDecidesAtTheMonotonicClock) {
+  LimiterPtr l = MakeLimiter();
+  const std::string key = "client";
+  const std::uint32_t len = static_cast<std::uint32_t>(key.size());
+  std::uint8_t allowed = 0;
+  sluice_batch b = Batch(l.get());
+  b.flags = SLUICE_BATCH_CLOCK;
+  b.policy = 1;
+  b.keys = key.data();
+  b.key_lens = &len;
+  b.n = 1;
+  b.allowed = &allowed;
+  ASSERT_EQ(sluice_batch_check(&b, 0), 1);
+  EXPECT_EQ(allowed, 1);
+  sluice_decision d;
+  EXPECT_EQ(sluice_check(l.get(), 1, key.data(), key.size(), sluice_now_ns(), 1, &d), 0);
+  EXPECT_GT(d.retry_after_ns, 0);
+  EXPECT_EQ(sluice_batch_check(&b, 0), 0);
+  EXPECT_EQ(allowed, 0);
 }
 
 }  // namespace

@@ -329,7 +329,7 @@ typedef struct sluice_batch {
   size_t size;              /* sizeof(sluice_batch) as the caller knows it: set by _init */
   sluice_limiter* limiter;  /* the limiter deciding the batch */
   uint32_t policy;          /* index in the limiter */
-  uint32_t flags;           /* must be 0 (no flag is defined in ABI 1; others are EINVAL) */
+  uint32_t flags;           /* SLUICE_BATCH_* bits; default 0; unknown bits are EINVAL */
   uint64_t cost;            /* each key's cost; default 1; 0 asks without consuming */
   const void* keys;         /* packed keys: key i is the next key_lens[i] bytes */
   const uint32_t* key_lens; /* n lengths */
@@ -338,14 +338,19 @@ typedef struct sluice_batch {
   uint8_t* allowed;         /* n bytes, 1 admitted / 0 denied, or NULL: not written */
 } sluice_batch;
 
+/* sluice_batch.flags: sluice_batch_check ignores its `now_ns` and reads sluice_now_ns()
+ * (CLOCK_MONOTONIC) itself, once per batch: a binding then needs no clock read of its own. */
+#define SLUICE_BATCH_CLOCK 0x1
+
 /* Zero-fills `size` bytes of *b, sets b->size = size and cost = 1. Pass sizeof(*b). */
 SLUICE_API void sluice_batch_init(sluice_batch* b, size_t size) SLUICE_NOEXCEPT;
 
-/* Decides the batch *b describes at `now_ns`: what sluice_check_packed(b->limiter, b->policy,
+/* Decides the batch *b describes at `now_ns` (with SLUICE_BATCH_CLOCK: at sluice_now_ns()):
+ * what sluice_check_packed(b->limiter, b->policy,
  * b->keys, b->key_lens, b->n, now_ns, b->cost, b->out) decides, writing b->out[i] and
  * b->allowed[i] for each key where they are not NULL. *b is only read, but its out/allowed
  * buffers are written: one descriptor per thread. Returns the number admitted (0..n), or EINVAL
- * (b or b->limiter NULL, b->size below ABI 1's struct, flags not 0, n above INT32_MAX,
+ * (b or b->limiter NULL, b->size below ABI 1's struct, an unknown flag, n above INT32_MAX,
  * key_lens NULL with n > 0, keys NULL with a nonzero length) / ENOPOLICY before deciding
  * anything. Same guarantees as sluice_check_batch. */
 SLUICE_API int sluice_batch_check(const sluice_batch* b, int64_t now_ns) SLUICE_NOEXCEPT;

@@ -1,6 +1,8 @@
 // Batches through the C ABI: sluice_check_batch (an array of requests), sluice_check_packed
 // (one policy, the keys in one buffer) and sluice_batch_check (the packed batch described by a
 // reusable sluice_batch, for bindings that pay for every argument of a call).
+#include <time.h>
+
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
@@ -91,6 +93,14 @@ int DecidePacked(sluice_limiter* l, std::uint32_t policy, const void* keys,
 // release appends are read only when the caller's `size` covers them too.
 constexpr std::size_t kBatchSizeV1 = offsetof(sluice_batch, allowed) + sizeof(std::uint8_t*);
 static_assert(kBatchSizeV1 == sizeof(sluice_batch), "ABI 1's sluice_batch is the whole struct");
+constexpr std::uint32_t kBatchFlags = SLUICE_BATCH_CLOCK;  // every flag this library knows
+
+// sluice_now_ns() without the call through the PLT (an exported symbol may be interposed).
+inline std::int64_t MonotonicNs() noexcept {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
+}
 
 }  // namespace
 
@@ -166,13 +176,14 @@ void sluice_batch_init(sluice_batch* b, size_t size) noexcept {
 }
 
 int sluice_batch_check(const sluice_batch* b, int64_t now_ns) noexcept {
-  if (b == nullptr || b->size < kBatchSizeV1 || b->flags != 0) [[unlikely]] {
+  if (b == nullptr || b->size < kBatchSizeV1 || (b->flags & ~kBatchFlags) != 0) [[unlikely]] {
     return SLUICE_EINVAL;
   }
   if (const int rc = CheckPacked(b->limiter, b->policy, b->keys, b->key_lens, b->n); rc != 0)
       [[unlikely]] {
     return rc;
   }
+  if ((b->flags & SLUICE_BATCH_CLOCK) != 0) now_ns = MonotonicNs();
   return DecidePacked(b->limiter, b->policy, b->keys, b->key_lens, b->n, now_ns, b->cost, b->out,
                       b->allowed);
 }
