@@ -118,6 +118,7 @@ class Limiter:
         self._batch_cap = self._key_cap = 0
         self._batch_n = self._batch_policy = self._batch_cost = None
         self._batch_flags = 0
+        self._grow(64, 64 * 64)
 
     def _check_rc(self, rc, err=None):
         if rc < 0:
@@ -140,22 +141,28 @@ class Limiter:
         return rc == 1, self._one
 
     def _grow(self, n, key_bytes):
-        self._batch_cap = max(n, 2 * self._batch_cap, 64)
-        self._key_cap = max(key_bytes, 2 * self._key_cap, 64 * 64)
+        self._batch_cap = max(n, 2 * self._batch_cap)
+        self._key_cap = max(key_bytes, 2 * self._key_cap)
         self._keys = bytearray(self._key_cap)
         self._lens = array.array("I", bytes(4 * self._batch_cap))
         self._out = ffi.new("sluice_decision[]", self._batch_cap)
         self._allowed = ffi.new("uint8_t[]", self._batch_cap)
         self._allowed_bytes = ffi.buffer(self._allowed)
-        b = self._batch  # cffi keeps the buffers lent by from_buffer alive with self._keys/_lens
-        b.keys = ffi.from_buffer(self._keys)
-        b.key_lens = ffi.from_buffer("uint32_t[]", self._lens)
+        # The descriptor keeps only pointers: hold the from_buffer views (they pin the
+        # buffers, which are never resized: check_many assigns same-length slices).
+        self._keys_view = ffi.from_buffer(self._keys)
+        self._lens_view = ffi.from_buffer("uint32_t[]", self._lens)
+        b = self._batch
+        b.keys = self._keys_view
+        b.key_lens = self._lens_view
         b.out = self._out
         b.allowed = self._allowed
 
     def check_many(self, policy, keys, now_ns=None, cost=1):
         """Decides a list of bytes keys with one call; returns a bytes of 0/1, one per key."""
         n = len(keys)
+        if n == 0:  # (an empty slice assignment would count as a resize of the pinned buffers)
+            return b""
         joined = b"".join(keys)
         if n > self._batch_cap or len(joined) > self._key_cap:
             self._grow(n, len(joined))
@@ -229,6 +236,7 @@ def main():
     # No now_ns: the batch is decided at the library's clock, the single check at
     # time.monotonic_ns(), one clock: a key spent by the batch is denied by the check.
     slow = Limiter(lib, [("slow", "1/m", 1)], capacity=1 << 8)
+    assert slow.check_many(0, []) == b""
     assert slow.check_many(0, [b"a", b"b"]) == b"\x01\x01"
     assert not slow.check(0, b"a")[0] and slow.check_many(0, [b"b", b"c"]) == b"\x00\x01"
     print("real clock: ok")
