@@ -253,6 +253,25 @@ bool ReadUntil(int fd, std::string& bytes, const std::string& marker, std::size_
   }
 }
 
+bool ReadToClose(int fd, std::string& bytes, std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) return false;
+    pollfd p{fd, POLLIN, 0};
+    if (::poll(&p, 1, static_cast<int>(left.count())) <= 0) continue;
+    char buf[65536];
+    const ssize_t n = ::recv(fd, buf, sizeof buf, MSG_DONTWAIT);
+    if (n == 0) return true;
+    if (n < 0) {
+      if (errno == EAGAIN || errno == EINTR) continue;
+      return true;  // reset
+    }
+    bytes.append(buf, static_cast<std::size_t>(n));
+  }
+}
+
 std::vector<std::size_t> ByteCounts(const std::vector<std::string>& received) {
   std::vector<std::size_t> counts;
   for (const std::string& r : received) counts.push_back(r.size());

@@ -116,6 +116,10 @@ std::uint16_t RefusedPort();
 bool ReadUntil(int fd, std::string& bytes, const std::string& marker, std::size_t want,
                std::chrono::milliseconds timeout);
 
+// Reads `fd` until its peer closes it (true: EOF or a reset) or `timeout` passes (false),
+// appending what it read to `bytes`.
+bool ReadToClose(int fd, std::string& bytes, std::chrono::milliseconds timeout);
+
 // Every byte the upstream received since `before` (per-connection byte counts taken earlier
 // by ByteCounts), connections in accept order.
 std::vector<std::size_t> ByteCounts(const std::vector<std::string>& received);
