@@ -62,6 +62,7 @@ std::string ProxyYaml(const ProxyConfig& config) {
       config.extra_policies;
   yaml += "upstreams:\n  - name: app\n    servers: [" + servers + "]\n    pool: " + config.pool +
           "\n    timeouts: " + config.timeouts + "\n    retry: " + config.retry + "\n";
+  if (!config.eject.empty()) yaml += "    eject: " + config.eject + "\n";
   yaml += "routes:\n" + config.routes;
   yaml += "proxy: " + config.proxy + "\n";
   return yaml;
