@@ -102,7 +102,8 @@ void WriteUntilStalled(int fd, const std::string& bytes, std::chrono::millisecon
 }
 
 // An upstream that accepts and never reads the request body: after idle_ms with no progress,
-// a 504 (nothing of an answer was sent), and that connection is closed.
+// a 504 (nothing of an answer was sent), the client's connection closed in order after it, and
+// the upstream connection closed.
 TEST(E2eProxyCausesTest, AnUpstreamThatStopsReadingTheBodyIs504) {
   BareListener listener;
   ASSERT_NE(listener.port(), 0);
@@ -124,6 +125,10 @@ TEST(E2eProxyCausesTest, AnUpstreamThatStopsReadingTheBodyIs504) {
   const auto a = reader.NextFinal();
   ASSERT_TRUE(a.has_value()) << Escaped(reader.pending());
   EXPECT_EQ(a->status, 504) << Escaped(a->raw);
+  // An orderly close after the answer (sluiced reads past the rest of the body), never a reset
+  // over unread input, which could have destroyed the 504 before the client read it.
+  char byte = 0;
+  EXPECT_EQ(::recv(client.fd(), &byte, 1, 0), 0) << "not an orderly close: errno " << errno;
   std::string got;
   EXPECT_TRUE(ReadToClose(up, got, 10s)) << "the stuck upstream connection was kept";
   ::close(up);

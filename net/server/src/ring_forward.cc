@@ -445,6 +445,10 @@ void Shard::Loop::FailExchange(UpstreamConn& u, std::uint32_t slot, AttemptFailu
   if (!facts.sent_to_client) {
     m.proxy_status[status == 502 ? 0 : status == 503 ? 1 : 2].Add();
     Apply(*c, client_slot, pipeline_.FailAnswer(c->http, status));
+    // A body that waited for the failed upstream is read (and dropped) again: the close after
+    // this answer then lingers, instead of resetting a connection with unread input, which
+    // could destroy the answer before the client reads it.
+    if (c->http.body_blocked) Apply(*c, client_slot, pipeline_.ResumeBody(c->http));
   } else {
     m.proxy_aborted.Add();
     Apply(*c, client_slot, pipeline_.AbortAnswer(c->http));
