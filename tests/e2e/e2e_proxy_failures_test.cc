@@ -362,5 +362,105 @@ TEST(E2eProxyFailuresTest, ChunkedAnswerWithTrailers) {
   }
 }
 
+// A malformed chunked answer body (a bad chunk-size line, a bad chunk terminator) in the same
+// upstream write as the head: nothing of the answer went to the client yet, so a 502; the
+// upstream connection is closed and the next request goes on another one.
+TEST(E2eProxyFailuresTest, MalformedAnswerBodyWithTheHeadIs502) {
+  const std::string head = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n";
+  const std::vector<std::pair<std::string, std::string>> bad = {
+      {"/bad-size", head + "zz\r\nhello\r\n0\r\n\r\n"},
+      {"/bad-end", head + "5\r\nhelloXX\r\n0\r\n\r\n"},
+      {"/good-then-bad-size", head + "5\r\nhello\r\n5;\r\nworld\r\n0\r\n\r\n"},
+      {"/good-then-bad-end", head + "5\r\nhello\r\n5\r\nworld\n0\r\n\r\n"},
+  };
+  RecordingUpstream upstream([bad](const UpstreamRequest& r) {
+    for (const auto& [target, bytes] : bad) {
+      if (target == r.target) return Reply{bytes};
+    }
+    return Answer(200, "r:" + r.target);
+  });
+  ASSERT_TRUE(upstream.ok());
+  ProxyConfig config;
+  config.servers = {upstream.address()};
+  Sluiced server(ProxyYaml(config));
+  SLUICE_START_PROXY_OR_SKIP(server);
+  for (const auto& [target, bytes] : bad) {
+    SCOPED_TRACE(target);
+    const auto a = Ask(server, GetOf(target));
+    ASSERT_TRUE(a.has_value());
+    EXPECT_EQ(a->status, 502) << Escaped(a->raw);
+    EXPECT_EQ(a->body.find("hello"), std::string::npos) << Escaped(a->raw);
+    EXPECT_TRUE(ClosedAfter(upstream, target)) << "a connection with a bad answer was kept";
+    const std::string next_target = "/next" + target;
+    const auto next = Ask(server, GetOf(next_target));
+    ASSERT_TRUE(next.has_value());
+    EXPECT_EQ(next->body, "r:" + next_target);
+    EXPECT_NE(Find(upstream, next_target)->connection, Find(upstream, target)->connection);
+  }
+}
+
+// The same malformed body in a later upstream write, once the head and a first chunk reached
+// the client (answer heads are never held back for body bytes): the client's connection is
+// cut, its answer never completed; sluiced closes that upstream connection, and the next
+// request is answered over a new one.
+TEST(E2eProxyFailuresTest, MalformedAnswerBodyAfterTheHeadWentOutAbortsTheClient) {
+  BareListener listener;
+  ASSERT_NE(listener.port(), 0);
+  ProxyConfig config;
+  config.servers = {listener.address()};
+  Sluiced server(ProxyYaml(config));
+  SLUICE_START_PROXY_OR_SKIP(server);
+  int pooled = -1;  // the upstream connection sluiced keeps after a good answer
+  // The request `target` as it reaches the upstream: on the pooled connection, else a new one.
+  const auto take = [&](const std::string& target, int& up) {
+    up = pooled >= 0 ? pooled : listener.Accept(10s);
+    pooled = -1;
+    std::string request;
+    return up >= 0 && ReadUntil(up, request, "\r\n\r\n", 0, 10s) &&
+           request.find(" " + target + " ") != std::string::npos;
+  };
+  for (const std::string bad : {"zz\r\n", "5\r\nworldXX", "5;\r\n", "5\r\nworld\n"}) {
+    SCOPED_TRACE(Escaped(bad));
+    {
+      Client client(server.port(), 10s);
+      ASSERT_TRUE(client.Send(GetOf("/later")));
+      int up = -1;
+      ASSERT_TRUE(take("/later", up));
+      const std::string first =
+          "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n";
+      ASSERT_EQ(::send(up, first.data(), first.size(), MSG_NOSIGNAL),
+                static_cast<ssize_t>(first.size()));
+      std::string seen;
+      ASSERT_TRUE(ReadUntil(client.fd(), seen, "hello\r\n", 0, 10s)) << Escaped(seen);
+      ASSERT_EQ(::send(up, bad.data(), bad.size(), MSG_NOSIGNAL), static_cast<ssize_t>(bad.size()));
+      const auto rest = client.ReadToEof();
+      ASSERT_TRUE(rest.has_value()) << "the client connection was not closed";
+      const std::string all = seen + *rest;
+      // What went out is the first chunk, and at most the data of the broken one (relayed
+      // before its terminator was seen): never a last chunk, never more.
+      const std::string body = all.substr(all.find("\r\n\r\n") + 4);
+      const std::string most = "5\r\nhello\r\n5\r\nworld\r\n";
+      EXPECT_TRUE(body.rfind("5\r\nhello\r\n", 0) == 0 && most.rfind(body, 0) == 0)
+          << "a broken answer was completed, padded or followed: " << Escaped(all);
+      std::string after;
+      EXPECT_TRUE(ReadToClose(up, after, 10s)) << "the upstream connection was kept";
+      ::close(up);
+    }
+    Client next(server.port(), 10s);
+    ASSERT_TRUE(next.Send(GetOf("/next")));
+    int up = -1;
+    ASSERT_TRUE(take("/next", up));
+    const std::string ok = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+    ASSERT_EQ(::send(up, ok.data(), ok.size(), MSG_NOSIGNAL), static_cast<ssize_t>(ok.size()));
+    AnswerReader reader(next);
+    const auto a = reader.NextFinal();
+    ASSERT_TRUE(a.has_value()) << Escaped(reader.pending());
+    EXPECT_EQ(a->status, 200);
+    EXPECT_EQ(a->body, "ok");
+    pooled = up;
+  }
+  if (pooled >= 0) ::close(pooled);
+}
+
 }  // namespace
 }  // namespace sluice::e2e

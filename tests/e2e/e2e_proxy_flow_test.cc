@@ -51,8 +51,20 @@ RecordingUpstream Echoing() {
   return RecordingUpstream([](const UpstreamRequest& r) { return Answer(200, "r:" + r.target); });
 }
 
+// A 48 KiB chunk: more than sluiced holds a chunked body back for (limits.body_bytes), so the
+// request streams upstream before it ends.
+const std::string kPastTheHold = "c000\r\n" + std::string(0xc000, 'b') + "\r\n";
+
+// Sends `bytes` and waits until sluiced has taken the request's head (proxy_forwarded moved).
+bool SendAndWaitForwarded(Client& client, const Sluiced& server, const std::string& bytes) {
+  const std::uint64_t before = server.Metric("sluice_proxy_forwarded_total");
+  return client.Send(bytes) &&
+         WaitForMetric(server, "sluice_proxy_forwarded_total", before + 1) >= before + 1;
+}
+
 // The client stops inside its body (chunked without the last chunk; Content-Length short):
-// the upstream never sees a complete request, and its connection is closed.
+// the upstream never sees a complete request, and its connection is closed. A chunked body cut
+// while sluiced still holds it back never reaches the upstream at all.
 TEST(E2eProxyFlowTest, ClientBodyCutShortIsNeverCompletedUpstream) {
   RecordingUpstream upstream = Echoing();
   ASSERT_TRUE(upstream.ok());
@@ -60,23 +72,33 @@ TEST(E2eProxyFlowTest, ClientBodyCutShortIsNeverCompletedUpstream) {
   config.servers = {upstream.address()};
   Sluiced server(ProxyYaml(config));
   SLUICE_START_PROXY_OR_SKIP(server);
+  const std::string te = "Transfer-Encoding: chunked\r\n\r\n";
   const std::vector<std::pair<std::string, std::string>> cuts = {
-      {"/cut-chunked", "Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n"},
-      {"/cut-inside-chunk", "Transfer-Encoding: chunked\r\n\r\na\r\nhello"},
+      {"/cut-chunked", te + kPastTheHold + "5\r\nhello\r\n"},
+      {"/cut-inside-chunk", te + kPastTheHold + "a\r\nhello"},
       {"/cut-length", "Content-Length: 10\r\n\r\nhello"},
+      {"/cut-held", te + "5\r\nhello\r\n"},
   };
   for (const bool reset : {true, false}) {
     for (const auto& [cut, rest] : cuts) {
       const std::string target = cut + (reset ? "/reset" : "/fin");
+      const bool held = cut == "/cut-held";
       SCOPED_TRACE(target);
       {
         Client client(server.port());
-        ASSERT_TRUE(client.Send("POST " + target + " HTTP/1.1\r\nHost: test\r\n" + rest));
-        // The head is forwarded as soon as it is in (streaming): wait for it, then go away.
-        ASSERT_TRUE(upstream.WaitFor([&] { return Find(upstream, target).has_value(); }));
+        const std::string bytes = "POST " + target + " HTTP/1.1\r\nHost: test\r\n" + rest;
+        if (held) {
+          ASSERT_TRUE(SendAndWaitForwarded(client, server, bytes));
+        } else {
+          ASSERT_TRUE(client.Send(bytes));
+          // Streaming: the head goes upstream before the body ends; wait for it, then go away.
+          ASSERT_TRUE(upstream.WaitFor([&] { return Find(upstream, target).has_value(); }));
+        }
         if (reset) client.Reset();
       }
-      EXPECT_TRUE(ClosedAfter(upstream, target)) << "the upstream connection was kept";
+      if (!held) {
+        EXPECT_TRUE(ClosedAfter(upstream, target)) << "the upstream connection was kept";
+      }
       for (const UpstreamRequest& r : upstream.Requests()) {
         EXPECT_NE(r.target, target)
             << "a cut request was completed upstream: " << Escaped(r.head + r.body);
@@ -84,12 +106,16 @@ TEST(E2eProxyFlowTest, ClientBodyCutShortIsNeverCompletedUpstream) {
       const auto next = Get(server.port(), GetOf("/next" + target));
       ASSERT_TRUE(next.has_value());
       EXPECT_EQ(next->body, "r:/next" + target);
+      if (held) {
+        EXPECT_FALSE(Find(upstream, target).has_value()) << "a held request went upstream";
+      }
     }
   }
 }
 
 // A chunked body whose framing breaks after its head and first chunk went upstream: the client
 // gets a 400 and a close, the upstream connection is closed with its request never complete.
+// Broken while sluiced still holds it back: the same 400, and not a byte upstream.
 TEST(E2eProxyFlowTest, BadChunkAfterTheHeadWentUpstream) {
   RecordingUpstream upstream = Echoing();
   ASSERT_TRUE(upstream.ok());
@@ -97,23 +123,37 @@ TEST(E2eProxyFlowTest, BadChunkAfterTheHeadWentUpstream) {
   config.servers = {upstream.address()};
   Sluiced server(ProxyYaml(config));
   SLUICE_START_PROXY_OR_SKIP(server);
-  for (const std::string bad : {"zz\r\n", "5\r\nhelloXX", "0\n\r\n", "5;\r\n"}) {
-    SCOPED_TRACE(Escaped(bad));
-    const std::string target = "/late/" + std::to_string(upstream.Heads().size());
-    Client client(server.port());
-    ASSERT_TRUE(client.Send("POST " + target +
-                            " HTTP/1.1\r\nHost: test\r\nTransfer-Encoding: chunked\r\n\r\n"
-                            "5\r\nhello\r\n"));
-    ASSERT_TRUE(upstream.WaitFor([&] { return Find(upstream, target).has_value(); }));
-    ASSERT_TRUE(client.Send(bad));
-    AnswerReader reader(client);
-    const auto a = reader.NextFinal();
-    ASSERT_TRUE(a.has_value()) << Escaped(reader.pending());
-    EXPECT_EQ(a->status, 400) << Escaped(a->raw);
-    EXPECT_TRUE(reader.Eof());
-    EXPECT_TRUE(ClosedAfter(upstream, target)) << "the upstream connection was kept";
-    for (const UpstreamRequest& r : upstream.Requests()) {
-      EXPECT_NE(r.target, target) << "completed upstream: " << Escaped(r.head + r.body);
+  int n = 0;
+  for (const bool held : {false, true}) {
+    for (const std::string bad : {"zz\r\n", "5\r\nhelloXX", "0\n\r\n", "5;\r\n"}) {
+      SCOPED_TRACE(Escaped(bad) + (held ? " (held)" : ""));
+      const std::string target = "/late/" + std::to_string(n++);
+      Client client(server.port());
+      const std::string bytes = "POST " + target +
+                                " HTTP/1.1\r\nHost: test\r\nTransfer-Encoding: chunked\r\n\r\n" +
+                                (held ? "5\r\nhello\r\n" : kPastTheHold);
+      if (held) {
+        ASSERT_TRUE(SendAndWaitForwarded(client, server, bytes));
+      } else {
+        ASSERT_TRUE(client.Send(bytes));
+        ASSERT_TRUE(upstream.WaitFor([&] { return Find(upstream, target).has_value(); }));
+      }
+      ASSERT_TRUE(client.Send(bad));
+      AnswerReader reader(client);
+      const auto a = reader.NextFinal();
+      ASSERT_TRUE(a.has_value()) << Escaped(reader.pending());
+      EXPECT_EQ(a->status, 400) << Escaped(a->raw);
+      EXPECT_TRUE(reader.Eof());
+      if (held) {
+        const auto next = Get(server.port(), GetOf("/next" + target));
+        ASSERT_TRUE(next.has_value());
+        EXPECT_FALSE(Find(upstream, target).has_value()) << "a held request went upstream";
+        continue;
+      }
+      EXPECT_TRUE(ClosedAfter(upstream, target)) << "the upstream connection was kept";
+      for (const UpstreamRequest& r : upstream.Requests()) {
+        EXPECT_NE(r.target, target) << "completed upstream: " << Escaped(r.head + r.body);
+      }
     }
   }
 }

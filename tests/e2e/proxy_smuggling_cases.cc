@@ -431,8 +431,10 @@ std::vector<ClassCases> AllClasses() {
            Upstream("CL 5x", Kind::kBadGateway, ok + "Content-Length: 5x\r\n\r\nhello"),
            Upstream("TE chunked twice", Kind::kBadGateway,
                     ok + "Transfer-Encoding: chunked, chunked\r\n\r\n" + kChunkedHello),
-           Upstream("a bad chunk size", Kind::kTruncated,
+           Upstream("a bad chunk size", Kind::kBadGateway,
                     ok + "Transfer-Encoding: chunked\r\n\r\n0x5\r\nhello\r\n0\r\n\r\n"),
+           Upstream("a bad chunk terminator", Kind::kBadGateway,
+                    ok + "Transfer-Encoding: chunked\r\n\r\n5\r\nhelloXX0\r\n\r\n"),
            Upstream("data after the last chunk", Kind::kNotPooled,
                     ok + "Transfer-Encoding: chunked\r\n\r\n" + kChunkedHello + ok +
                         "Content-Length: 8\r\n\r\nsmuggled",

@@ -62,6 +62,7 @@ std::string ProxyYaml(const ProxyConfig& config) {
       config.extra_policies;
   yaml += "upstreams:\n  - name: app\n    servers: [" + servers + "]\n    pool: " + config.pool +
           "\n    timeouts: " + config.timeouts + "\n    retry: " + config.retry + "\n";
+  if (!config.eject.empty()) yaml += "    eject: " + config.eject + "\n";
   yaml += "routes:\n" + config.routes;
   yaml += "proxy: " + config.proxy + "\n";
   return yaml;
@@ -248,6 +249,25 @@ bool ReadUntil(int fd, std::string& bytes, const std::string& marker, std::size_
     if (n < 0) {
       if (errno == EAGAIN || errno == EINTR) continue;
       return false;
+    }
+    bytes.append(buf, static_cast<std::size_t>(n));
+  }
+}
+
+bool ReadToClose(int fd, std::string& bytes, std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) return false;
+    pollfd p{fd, POLLIN, 0};
+    if (::poll(&p, 1, static_cast<int>(left.count())) <= 0) continue;
+    char buf[65536];
+    const ssize_t n = ::recv(fd, buf, sizeof buf, MSG_DONTWAIT);
+    if (n == 0) return true;
+    if (n < 0) {
+      if (errno == EAGAIN || errno == EINTR) continue;
+      return true;  // reset
     }
     bytes.append(buf, static_cast<std::size_t>(n));
   }

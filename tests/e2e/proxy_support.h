@@ -28,6 +28,7 @@ struct ProxyConfig {
   std::string pool = "{idle_per_shard: 4}";
   std::string timeouts = "{connect_ms: 2000, response_header_ms: 10000, idle_ms: 10000}";
   std::string retry = "{attempts: 0}";
+  std::string eject;  // e.g. "{failures: 1, for_ms: 60000}"; empty: the defaults
   std::string routes = "  - {upstream: app}\n";
   std::string proxy = "{x_forwarded_for: append, x_real_ip: true, ratelimit_headers: true}";
   std::string limits;          // e.g. "{body_bytes: 1024}"; empty: the defaults
@@ -115,6 +116,10 @@ std::uint16_t RefusedPort();
 // EOF, or `timeout`. Returns what was read (appended to `bytes`).
 bool ReadUntil(int fd, std::string& bytes, const std::string& marker, std::size_t want,
                std::chrono::milliseconds timeout);
+
+// Reads `fd` until its peer closes it (true: EOF or a reset) or `timeout` passes (false),
+// appending what it read to `bytes`.
+bool ReadToClose(int fd, std::string& bytes, std::chrono::milliseconds timeout);
 
 // Every byte the upstream received since `before` (per-connection byte counts taken earlier
 // by ByteCounts), connections in accept order.

@@ -223,8 +223,13 @@ std::size_t Pipeline::Drive(Stream& c, const char* p, std::size_t n) {
           if (c.awaiting && !c.answer_started) {
             c.awaiting = false;
             AnswerError(c, f.status == BodyFeed::Status::kError ? 400 : 413);
-          } else {
+          } else if (c.awaiting) {
             Fail(c);  // part of an answer went out already: only a close is left
+          } else {
+            // The upstream answered early and that answer is complete (the body was being read
+            // past): it still goes out whole, then the connection ends; no second answer.
+            c.final = true;
+            effects_.send = true;
           }
           return n;
       }

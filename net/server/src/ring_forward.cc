@@ -121,6 +121,10 @@ Forwarder::Verdict Shard::Loop::Forward(std::uint64_t stream_id, const HttpReque
   u.wrote_any = u.request_sent = u.waiting_room = u.eof = false;
   u.has_body = request.body == BodyKind::kChunked ||
                (request.body == BodyKind::kContentLength && request.content_length > 0);
+  // A chunked body's size is known only at its end: the request waits in `out` until the body
+  // ends or fills it, so one that ends there over limits.body_bytes never reaches the upstream
+  // (docs/config.md). Not with "Expect: 100-continue": that client waits for the upstream's 100.
+  u.holding = request.body == BodyKind::kChunked && request.Find("expect") == nullptr;
   u.retries = 0;
   u.method_len = static_cast<std::uint8_t>(std::min(request.method.size(), sizeof u.method));
   std::memcpy(u.method, request.method.data(), u.method_len);
@@ -178,14 +182,20 @@ BodyFeed Shard::Loop::Body(std::uint64_t stream_id, std::string_view bytes) noex
   const BodyRelay::Step step = c->body.Feed(bytes, out, room);
   if (u != nullptr && step.written > 0) {
     u->out_len += static_cast<std::uint32_t>(step.written);
+    // While the body is held nothing is sent: the client's progress is what keeps it alive.
+    if (u->holding) u->deadline = now_ + u->idle_timeout_ns;
     if (u->state == UpstreamConn::State::kActive) MarkUpDirty(*u, slot);
   }
   switch (step.event) {
     case BodyRelay::Event::kNeedMore:
       return BodyFeed{step.consumed, BodyFeed::Status::kMore};
     case BodyRelay::Event::kOutputFull:
+      // The hold is full: the request streams from now on (limits.body_bytes is then enforced
+      // by closing the upstream connection before the last chunk, below).
+      if (u != nullptr) EndHold(*u, slot);
       return BodyFeed{step.consumed, BodyFeed::Status::kBlocked};
     case BodyRelay::Event::kDone:
+      if (u != nullptr) EndHold(*u, slot);
       if (u != nullptr && u->state == UpstreamConn::State::kActive && !u->send_in_flight &&
           u->out_sent == u->out_len && u->wrote_any && !u->request_sent) {
         u->request_sent = true;  // the last piece was already out
@@ -195,14 +205,23 @@ BodyFeed Shard::Loop::Body(std::uint64_t stream_id, std::string_view bytes) noex
     case BodyRelay::Event::kError:
     case BodyRelay::Event::kTooLarge:
       if (u != nullptr) {
-        // The upstream got an unfinished body: it can never complete that request, and the
-        // connection is closed, not pooled.
         c->up = kNoUpstream;
         if (u->epoch == plan_epoch_) {
           (void)balancers_[servers_[u->server].upstream].Finished(
               u->server - first_server_[servers_[u->server].upstream], false, now_);
         }
-        UpKill(*u, slot);
+        if (!u->wrote_any && !u->send_in_flight && u->state == UpstreamConn::State::kActive &&
+            !u->relay.started() && !u->eof) {
+          // Refused within the hold: not a byte of it was sent, so the connection is as clean
+          // as when it was taken, and goes back to its pool (a flood of refused uploads does
+          // not churn upstream connections).
+          --u->requests;
+          PoolOrClose(*u, slot, true);
+        } else {
+          // The upstream got an unfinished body (never its last chunk): it can never complete
+          // that request, and the connection is closed, not pooled.
+          UpKill(*u, slot);
+        }
       }
       if (step.event == BodyRelay::Event::kTooLarge) shard_.metrics_.proxy_body_too_large.Add();
       return BodyFeed{step.consumed, step.event == BodyRelay::Event::kError
@@ -381,6 +400,7 @@ void Shard::Loop::FailExchange(UpstreamConn& u, std::uint32_t slot, AttemptFailu
       v.reused = reused;
       v.wrote_any = v.request_sent = v.waiting_room = v.eof = false;
       v.has_body = u.has_body;
+      v.holding = u.holding;
       // A stale pooled connection does not use up an attempt (nginx does the same): the
       // request never reached an upstream that was there.
       v.retries = u.reused && failure != AttemptFailure::kConnect ? u.retries : u.retries + 1;
@@ -425,6 +445,10 @@ void Shard::Loop::FailExchange(UpstreamConn& u, std::uint32_t slot, AttemptFailu
   if (!facts.sent_to_client) {
     m.proxy_status[status == 502 ? 0 : status == 503 ? 1 : 2].Add();
     Apply(*c, client_slot, pipeline_.FailAnswer(c->http, status));
+    // A body that waited for the failed upstream is read (and dropped) again: the close after
+    // this answer then lingers, instead of resetting a connection with unread input, which
+    // could destroy the answer before the client reads it.
+    if (c->http.body_blocked) Apply(*c, client_slot, pipeline_.ResumeBody(c->http));
   } else {
     m.proxy_aborted.Add();
     Apply(*c, client_slot, pipeline_.AbortAnswer(c->http));
@@ -451,6 +475,12 @@ void Shard::Loop::ResumeRelay(Connection& c) {
   if (!u.waiting_room || u.client != c.http.id) return;
   u.waiting_room = false;
   Relay(u, c.up, nullptr, 0);
+}
+
+void Shard::Loop::EndHold(UpstreamConn& u, std::uint32_t slot) {
+  if (!u.holding) return;
+  u.holding = false;
+  if (u.state == UpstreamConn::State::kActive) MarkUpDirty(u, slot);  // else once connected
 }
 
 void Shard::Loop::ResumeClientBody(UpstreamConn& u, std::uint32_t slot) {

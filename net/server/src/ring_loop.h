@@ -162,6 +162,8 @@ class Shard::Loop final : public Forwarder {
   void ResumeRelay(Connection& c);
   // The upstream has room again for the client's body.
   void ResumeClientBody(UpstreamConn& u, std::uint32_t slot);
+  // A held chunked request (UpstreamConn::holding) is sent from now on.
+  void EndHold(UpstreamConn& u, std::uint32_t slot);
   bool KeepUpInput(UpstreamConn& u, const char* data, std::size_t len);
 
   // The loop and the socket operations (ring_loop.cc).

@@ -170,7 +170,7 @@ void Shard::Loop::ArmUpRecv(UpstreamConn& u, std::uint32_t slot) {
 }
 
 void Shard::Loop::MarkUpDirty(UpstreamConn& u, std::uint32_t slot) {
-  if (u.dirty) return;
+  if (u.dirty || u.holding) return;  // a held request is marked when its hold ends
   u.dirty = true;
   up_dirty_.push_back(slot);  // at most one entry per slot: never past reserve()
 }

@@ -6,7 +6,8 @@
 //
 // The life of a slot:
 //   kConnecting  a fresh socket, IORING_OP_CONNECT linked to a LINK_TIMEOUT (connect_ms)
-//   kActive      an exchange: the forwarded head and body are sent from `out`, the answer is
+//   kActive      an exchange: the forwarded head and body are sent from `out` (a chunked body
+//                first held there: `holding`), the answer is
 //                received one buffer at a time (single-shot receives from the provided-buffer
 //                ring) and relayed into the client's output by `relay`
 //   kIdle        in its server's IdlePool, with a receive armed: a FIN (or stray bytes) from
@@ -54,6 +55,11 @@ struct UpstreamConn {
   bool wrote_any = false;            // any byte of the request was written
   bool request_sent = false;         // the whole request (head and body) was written
   bool has_body = false;
+  // A chunked body is held back (nothing of the request is sent, MarkUpDirty does nothing)
+  // until it ends or `out` is full, so that limits.body_bytes refuses a body that ends within
+  // the hold with no byte upstream. Off for Content-Length bodies (their size is checked on
+  // the head) and for "Expect: 100-continue" (the client waits for the upstream's 100).
+  bool holding = false;
   bool waiting_room = false;  // reading stopped: the client's output is full
   bool eof = false;           // the upstream closed its side; relayed once u.in is
   std::uint32_t retries = 0;

@@ -2,7 +2,7 @@
 // server_alloc_test.cc, global operator new counts the calls made on sluiced's shard threads
 // while an allocation-free client drives keep-alive and pipelined traffic through an
 // in-process server in proxy mode, forwarded (to an upstream thread of the test over pooled
-// connections) and denied locally, answers in order.
+// connections; chunked bodies too, held until they end) and denied locally, answers in order.
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
@@ -82,7 +82,15 @@ class Upstream {
       std::size_t pos = 0;
       while (const char* end =
                  static_cast<const char*>(memmem(in + pos, have - pos, "\r\n\r\n", 4))) {
-        pos = static_cast<std::size_t>(end - in) + 4;
+        std::size_t next = static_cast<std::size_t>(end - in) + 4;
+        if (memmem(in + pos, static_cast<std::size_t>(end - (in + pos)), "chunked", 7)) {
+          // A chunked body (re-chunked canonically by sluiced) ends with its last chunk.
+          const auto* last =
+              static_cast<const char*>(memmem(in + next, have - next, "0\r\n\r\n", 5));
+          if (last == nullptr) break;  // not all in yet
+          next = static_cast<std::size_t>(last - in) + 5;
+        }
+        pos = next;
         if (::send(c, kAnswer, sizeof kAnswer - 1, MSG_NOSIGNAL) < 0) break;
       }
       std::memmove(in, in + pos, have - pos);
@@ -167,14 +175,20 @@ TEST(ProxyAllocationTest, SteadyStateProxiedRequestsNeverAllocate) {
       "GET /api/steady?x=1 HTTP/1.1\r\nHost: a\r\nUser-Agent: t\r\nConnection: X-Drop\r\n"
       "X-Drop: 1\r\nX-Forwarded-For: 10.1.2.3\r\n\r\n";
   const char* denied = "GET /api/limited HTTP/1.1\r\nHost: a\r\n\r\n";
+  // A chunked body: held until it ends (limits.body_bytes), then forwarded re-chunked.
+  const char* chunked =
+      "POST /api/upload HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
+      "5;ext=1\r\nhello\r\n6\r\n world\r\n0\r\n\r\n";
 
   // Warm up to the deepest pipeline: buffers and the pooled connection are made once.
   ASSERT_GE(RoundTrip(fd, forwarded, 64), 0);
   ASSERT_GE(RoundTrip(fd, denied, 64), 0);
+  ASSERT_GE(RoundTrip(fd, chunked, 64), 0);
   const long before = sluice::testing::Allocations();
   long denials = 0;
   for (int i = 0; i < 1000; ++i) {
-    const int d = RoundTrip(fd, i % 4 == 3 ? denied : forwarded, 1 + i % 64);
+    const char* request = i % 4 == 3 ? denied : i % 4 == 1 ? chunked : forwarded;
+    const int d = RoundTrip(fd, request, 1 + i % 64);
     ASSERT_GE(d, 0) << "round " << i;
     denials += d;
   }
