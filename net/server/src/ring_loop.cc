@@ -69,8 +69,8 @@ Shard::Loop::~Loop() {
     if (conns_[i].fd >= 0) ::close(conns_[i].fd);
   }
   for (std::uint32_t i = 0; i < up_high_water_; ++i) {
-    if (ups_[i].fd >= 0) ::close(ups_[i].fd);
-  }
+    if (ups_[i].fd >= 0 && !ups_[i].direct) ::close(ups_[i].fd);
+  }  // registered sockets close with the ring's file table
   if (ring_ready_) io_uring_queue_exit(&ring_);
   std::free(buf_ring_);
   std::free(buffers_);

@@ -223,6 +223,10 @@ class Shard::Loop final : public Forwarder {
   std::vector<Balancer> balancers_;
   std::vector<std::uint32_t> first_server_;  // per upstream: its first index in servers_
   std::vector<UpstreamConn> ups_;
+  // Upstream slots [0, up_files_) have their entry in the ring's registered file table (the
+  // table is sized once, with ups_, and never past RLIMIT_NOFILE); slots past it, or every slot
+  // if the kernel refused the table, use ordinary descriptors.
+  std::uint32_t up_files_ = 0;
   std::uint32_t up_free_ = 0;
   std::uint32_t up_high_water_ = 0;
   std::vector<std::uint32_t> up_dirty_;
