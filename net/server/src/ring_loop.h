@@ -133,7 +133,9 @@ class Shard::Loop final : public Forwarder {
   // A connection to server `server` for a new attempt: the newest idle one of its pool, or a
   // fresh socket (connect submitted). kNoUpstream when none can be had.
   std::uint32_t TakeUpstream(std::uint32_t server, bool& reused);
-  void ArmUpRecv(UpstreamConn& u, std::uint32_t slot);
+  // `idle`: no answer byte can be waiting yet (a fresh or pooled connection), so the receive
+  // waits for readiness first instead of trying (and failing) a read at once.
+  void ArmUpRecv(UpstreamConn& u, std::uint32_t slot, bool idle = false);
   void MarkUpDirty(UpstreamConn& u, std::uint32_t slot);
   void FlushUpSends();
   void OnUpConnect(int res, UpstreamConn& u, std::uint32_t slot);

@@ -179,13 +179,16 @@ std::uint32_t Shard::Loop::TakeUpstream(std::uint32_t server, bool& reused) {
   return slot;
 }
 
-void Shard::Loop::ArmUpRecv(UpstreamConn& u, std::uint32_t slot) {
+void Shard::Loop::ArmUpRecv(UpstreamConn& u, std::uint32_t slot, bool idle) {
   if (u.recv_armed || u.state == UpstreamConn::State::kClosing) return;
   // Single-shot, one provided buffer: the next one is asked for only once the client has room
   // for what it brings (the back-pressure from a slow client).
   io_uring_sqe* sqe = Sqe();
   io_uring_prep_recv(sqe, u.fd, nullptr, 0, 0);
   OnSocket(sqe, u);
+  // Nothing can be waiting on an idle connection: skip the read that would only find the
+  // socket empty and go straight to waiting for it (IORING_RECVSEND_POLL_FIRST: kernel 5.19).
+  if (idle) sqe->ioprio |= IORING_RECVSEND_POLL_FIRST;
   sqe->flags |= IOSQE_BUFFER_SELECT;
   sqe->buf_group = kBufferGroup;
   io_uring_sqe_set_data64(sqe, UserData(Op::kUpRecv, slot, u.generation));
@@ -231,7 +234,7 @@ void Shard::Loop::OnUpConnect(int res, UpstreamConn& u, std::uint32_t slot) {
     return;
   }
   u.state = UpstreamConn::State::kActive;
-  ArmUpRecv(u, slot);  // an early answer (or a close) is noticed while we send
+  ArmUpRecv(u, slot, true);  // an early answer (or a close) is noticed while we send
   MarkUpDirty(u, slot);
 }
 
@@ -370,7 +373,7 @@ void Shard::Loop::PoolOrClose(UpstreamConn& u, std::uint32_t slot, bool reusable
       servers_[u.server].pool.Push(slot, now_)) {
     u.state = UpstreamConn::State::kIdle;
     u.deadline = 0;
-    ArmUpRecv(u, slot);  // the idle watch: the upstream's FIN closes it at once
+    ArmUpRecv(u, slot, true);  // the idle watch: the upstream's FIN closes it at once
     return;
   }
   UpKill(u, slot);
