@@ -133,7 +133,9 @@ class Shard::Loop final : public Forwarder {
   // A connection to server `server` for a new attempt: the newest idle one of its pool, or a
   // fresh socket (connect submitted). kNoUpstream when none can be had.
   std::uint32_t TakeUpstream(std::uint32_t server, bool& reused);
-  void ArmUpRecv(UpstreamConn& u, std::uint32_t slot);
+  // `idle`: no answer byte can be waiting yet (a fresh or pooled connection), so the receive
+  // waits for readiness first instead of trying (and failing) a read at once.
+  void ArmUpRecv(UpstreamConn& u, std::uint32_t slot, bool idle = false);
   void MarkUpDirty(UpstreamConn& u, std::uint32_t slot);
   void FlushUpSends();
   void OnUpConnect(int res, UpstreamConn& u, std::uint32_t slot);
@@ -225,6 +227,10 @@ class Shard::Loop final : public Forwarder {
   std::vector<Balancer> balancers_;
   std::vector<std::uint32_t> first_server_;  // per upstream: its first index in servers_
   std::vector<UpstreamConn> ups_;
+  // Upstream slots [0, up_files_) have their entry in the ring's registered file table (the
+  // table is sized once, with ups_, and never past RLIMIT_NOFILE); slots past it, or every slot
+  // if the kernel refused the table, use ordinary descriptors.
+  std::uint32_t up_files_ = 0;
   std::uint32_t up_free_ = 0;
   std::uint32_t up_high_water_ = 0;
   std::vector<std::uint32_t> up_dirty_;

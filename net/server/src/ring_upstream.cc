@@ -1,9 +1,11 @@
 // Proxy mode's upstream sockets on the shard's ring (upstream_conn.h): the per-shard server
 // table, pools and balancers of the plan in force; connect with a linked timeout, send,
-// single-shot receives, cancel-then-close, the idle watch and the timeout sweep. What the
-// bytes mean is ring_forward.cc's.
+// single-shot receives, cancel-then-close, the idle watch and the timeout sweep; the sockets
+// sit in the ring's registered file table where it has room. What the bytes mean is
+// ring_forward.cc's.
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -20,6 +22,11 @@ using std::chrono::nanoseconds;
 namespace {
 
 std::int64_t Ns(std::chrono::milliseconds ms) noexcept { return nanoseconds(ms).count(); }
+
+// An SQE on the socket of `u` (prepared with u.fd) names a registered file when it is one.
+void OnSocket(io_uring_sqe* sqe, const UpstreamConn& u) noexcept {
+  if (u.direct) sqe->flags |= IOSQE_FIXED_FILE;
+}
 
 }  // namespace
 
@@ -60,6 +67,16 @@ void Shard::Loop::SetupProxy() {
     ups_.resize(size);
     for (std::uint32_t i = 0; i < size; ++i) ups_[i].next_free = i + 1;
     up_dirty_.reserve(size);
+    // The registered file table (kernel 5.19+: sparse): one entry per upstream slot, as far as
+    // RLIMIT_NOFILE lets the kernel make it. Refused: every slot uses ordinary descriptors.
+    rlimit files{};
+    std::size_t table = size;
+    if (getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur != RLIM_INFINITY) {
+      table = std::min<std::size_t>(table, files.rlim_cur);
+    }
+    if (table > 0 && io_uring_register_files_sparse(&ring_, static_cast<unsigned>(table)) == 0) {
+      up_files_ = static_cast<std::uint32_t>(table);
+    }
     const std::size_t out_bytes =
         runtime_->config.limits.http.max_header_bytes + 2 * std::size_t{kRingBufferBytes};
     const std::size_t in_bytes = ResponseLimits{}.max_header_bytes + 2 * kRingBufferBytes;
@@ -130,7 +147,11 @@ std::uint32_t Shard::Loop::TakeUpstream(std::uint32_t server, bool& reused) {
   UpstreamConn& u = ups_[slot];
   up_free_ = u.next_free;
   up_high_water_ = std::max(up_high_water_, slot + 1);
-  u.fd = fd;
+  // Into the registered table at the slot's own index (two more syscalls per connection): the
+  // table then holds the socket, and its ordinary descriptor is not needed any more.
+  u.direct = slot < up_files_ && io_uring_register_files_update(&ring_, slot, &fd, 1) == 1;
+  if (u.direct) ::close(fd);
+  u.fd = u.direct ? static_cast<int>(slot) : fd;
   u.state = UpstreamConn::State::kConnecting;
   u.server = server;
   u.epoch = plan_epoch_;
@@ -145,7 +166,8 @@ std::uint32_t Shard::Loop::TakeUpstream(std::uint32_t server, bool& reused) {
   // with -ECANCELED (kernel 5.5+, so fine on 6.1). The pair must go into the SQ together.
   if (io_uring_sq_space_left(&ring_) < 2) io_uring_submit(&ring_);
   io_uring_sqe* sqe = Sqe();
-  io_uring_prep_connect(sqe, fd, reinterpret_cast<const sockaddr*>(&u.address), u.address_len);
+  io_uring_prep_connect(sqe, u.fd, reinterpret_cast<const sockaddr*>(&u.address), u.address_len);
+  OnSocket(sqe, u);
   sqe->flags |= IOSQE_IO_LINK;
   io_uring_sqe_set_data64(sqe, UserData(Op::kUpConnect, slot, u.generation));
   sqe = Sqe();
@@ -157,12 +179,16 @@ std::uint32_t Shard::Loop::TakeUpstream(std::uint32_t server, bool& reused) {
   return slot;
 }
 
-void Shard::Loop::ArmUpRecv(UpstreamConn& u, std::uint32_t slot) {
+void Shard::Loop::ArmUpRecv(UpstreamConn& u, std::uint32_t slot, bool idle) {
   if (u.recv_armed || u.state == UpstreamConn::State::kClosing) return;
   // Single-shot, one provided buffer: the next one is asked for only once the client has room
   // for what it brings (the back-pressure from a slow client).
   io_uring_sqe* sqe = Sqe();
   io_uring_prep_recv(sqe, u.fd, nullptr, 0, 0);
+  OnSocket(sqe, u);
+  // Nothing can be waiting on an idle connection: skip the read that would only find the
+  // socket empty and go straight to waiting for it (IORING_RECVSEND_POLL_FIRST: kernel 5.19).
+  if (idle) sqe->ioprio |= IORING_RECVSEND_POLL_FIRST;
   sqe->flags |= IOSQE_BUFFER_SELECT;
   sqe->buf_group = kBufferGroup;
   io_uring_sqe_set_data64(sqe, UserData(Op::kUpRecv, slot, u.generation));
@@ -185,6 +211,7 @@ void Shard::Loop::FlushUpSends() {
     }
     io_uring_sqe* sqe = Sqe();
     io_uring_prep_send(sqe, u.fd, u.out + u.out_sent, u.out_len - u.out_sent, MSG_NOSIGNAL);
+    OnSocket(sqe, u);
     io_uring_sqe_set_data64(sqe, UserData(Op::kUpSend, slot, u.generation));
     u.send_in_flight = true;
   }
@@ -207,7 +234,7 @@ void Shard::Loop::OnUpConnect(int res, UpstreamConn& u, std::uint32_t slot) {
     return;
   }
   u.state = UpstreamConn::State::kActive;
-  ArmUpRecv(u, slot);  // an early answer (or a close) is noticed while we send
+  ArmUpRecv(u, slot, true);  // an early answer (or a close) is noticed while we send
   MarkUpDirty(u, slot);
 }
 
@@ -307,7 +334,11 @@ void Shard::Loop::MaybeFinishUpClose(UpstreamConn& u, std::uint32_t slot) {
   }
   u.close_submitted = true;
   io_uring_sqe* sqe = Sqe();
-  io_uring_prep_close(sqe, u.fd);
+  if (u.direct) {
+    io_uring_prep_close_direct(sqe, static_cast<unsigned>(u.fd));  // frees the table entry
+  } else {
+    io_uring_prep_close(sqe, u.fd);
+  }
   io_uring_sqe_set_data64(sqe, UserData(Op::kUpClose, slot, u.generation));
 }
 
@@ -318,6 +349,7 @@ void Shard::Loop::ReleaseUp(std::uint32_t slot) {
   u.out = u.in = nullptr;
   u.out_len = u.out_sent = u.in_len = 0;
   u.fd = -1;
+  u.direct = false;
   u.state = UpstreamConn::State::kFree;
   ++u.generation;
   u.next_free = up_free_;
@@ -341,7 +373,7 @@ void Shard::Loop::PoolOrClose(UpstreamConn& u, std::uint32_t slot, bool reusable
       servers_[u.server].pool.Push(slot, now_)) {
     u.state = UpstreamConn::State::kIdle;
     u.deadline = 0;
-    ArmUpRecv(u, slot);  // the idle watch: the upstream's FIN closes it at once
+    ArmUpRecv(u, slot, true);  // the idle watch: the upstream's FIN closes it at once
     return;
   }
   UpKill(u, slot);

@@ -32,7 +32,11 @@ inline constexpr std::uint64_t kNoClient = ~std::uint64_t{0};
 struct UpstreamConn {
   enum class State : std::uint8_t { kFree, kConnecting, kActive, kIdle, kClosing };
 
+  // The socket as the ring's operations name it: its index in the ring's registered file table
+  // when `direct` (IOSQE_FIXED_FILE: no file lookup and reference per operation; the ordinary
+  // descriptor was closed once registered), else an ordinary descriptor. -1: a free slot.
   int fd = -1;
+  bool direct = false;
   std::uint32_t generation = 0;
   std::uint32_t next_free = 0;
   State state = State::kFree;
