@@ -11,6 +11,11 @@ are read as one run: their repetitions are pooled and the median taken over all 
     sluice-bench --benchmark_repetitions=5 --benchmark_format=json > run.json
     python3 bench/compare/engine_ratios.py run.json
 
+The hot-key figure is bimodal per process on the 2-vCPU dev VM (PERF.md, "the hot key's two
+modes"): all repetitions of one process agree, processes do not. With several files, a last
+table gives the hot-key ratios of each file alone, in real and in CPU time, so two modes show
+as two clusters instead of disappearing into the pooled median.
+
 Exit status 0, or 1 with --strict when a target fails or a benchmark it needs is missing.
 Standard library only.
 """
@@ -210,7 +215,40 @@ def main():
     print("|---|---:|")
     for what, value in context:
         print(f"| {what} | {'n/a' if value is None else f'{value:.2f}'} |")
+    if len(args.json) > 1:
+        print_per_process(args.json)
     return 1 if (failed and args.strict) else 0
+
+
+def print_per_process(paths):
+    """The 1-thread hot-key ratios of each file (one process) alone."""
+    print("\n## Hot key, 1 thread, per process (each file alone)\n")
+    print("| file | load | GcraHotKey cpu ns | AtomicFloor cpu ns | floor ratio real / cpu "
+          "| vs MutexMapHotKey real / cpu |")
+    print("|---|---:|---:|---:|---:|---:|")
+    for path in paths:
+        context, runs = load([path])
+        by_key = {parse_name(r.run_name): r for r in runs}
+
+        def get(family, field):
+            run = by_key.get((family, (), 1))
+            return run.median(field) if run else None
+
+        hot, floor, mutex = "BM_GcraHotKey", "BM_AtomicFloor", "BM_MutexMapHotKey"
+
+        def both(num, den):
+            # Time ratios: how many times slower `den` is than `num`, i.e. items(num)/items(den).
+            real = (get(num, "items_per_second") / get(den, "items_per_second")
+                    if get(num, "items_per_second") and get(den, "items_per_second") else None)
+            cpu = (get(den, "cpu_time") / get(num, "cpu_time")
+                   if get(num, "cpu_time") and get(den, "cpu_time") else None)
+            return " / ".join("n/a" if v is None else f"{v:.2f}" for v in (real, cpu))
+
+        load_avg = (context.get("load_avg") or ["?"])[0]
+        shown_load = f"{load_avg:.2f}" if isinstance(load_avg, float) else str(load_avg)
+        cells = [f"{v:.2f}" if v else "n/a" for v in (get(hot, "cpu_time"), get(floor, "cpu_time"))]
+        print(f"| {path} | {shown_load} | {cells[0]} | {cells[1]} | {both(floor, hot)} "
+              f"| {both(hot, mutex)} |")
 
 
 if __name__ == "__main__":

@@ -104,13 +104,32 @@ static_assert(sizeof(Slot) == 16 && alignof(Slot) == 16);
 }
 #endif
 
-// 128-bit compare-and-swap (LOCK CMPXCHG16B with -mcx16; a full barrier, seq_cst). On failure
-// `expected` receives the slot's current value, read atomically.
+// 128-bit compare-and-swap (LOCK CMPXCHG16B; a full barrier, seq_cst). On failure `expected`
+// receives the slot's current value, read atomically.
+//
+// On x86-64 the instruction is written out: CMPXCHG16B reports success in ZF and leaves the
+// current value in RDX:RAX, so the answer is a flag and the halves stay in registers. The
+// builtin compared the returned 128-bit value with `expected` afterwards (three more
+// instructions on every admission) and, inlined into a large function, moved both through
+// the stack around the locked instruction. TSan builds keep the builtin, which TSan sees.
 [[nodiscard]] inline bool Cas(Slot& s, U128& expected, U128 desired) noexcept {
+#if defined(__x86_64__) && !defined(SLUICE_TSAN)
+  auto lo = static_cast<std::uint64_t>(expected);
+  auto hi = static_cast<std::uint64_t>(expected >> 64);
+  bool swapped;
+  asm volatile("lock cmpxchg16b %0"
+               : "+m"(s.word), "+a"(lo), "+d"(hi), "=@ccz"(swapped)
+               : "b"(static_cast<std::uint64_t>(desired)),
+                 "c"(static_cast<std::uint64_t>(desired >> 64))
+               : "memory");
+  if (!swapped) expected = (static_cast<U128>(hi) << 64) | lo;
+  return swapped;
+#else
   const U128 previous = __sync_val_compare_and_swap(&s.word, expected, desired);
   if (previous == expected) return true;
   expected = previous;
   return false;
+#endif
 }
 
 }  // namespace sluice::internal

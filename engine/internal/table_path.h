@@ -132,10 +132,12 @@ struct TablePath {
       {
         Slot& slot = bucket.slots[index];
         U128 seen = Pack(tag, tat);  // the snapshot: its tag matched, so it is ours
-        // A snapshot decides a denial (or a cost-0 ask) alone.
-        const GcraResult r = GcraStep(params, tat, now, cost);
-        if (!r.decision.allowed || cost == 0) return Fields(r.decision);
-        if (Cas(slot, seen, Pack(tag, r.new_tat))) return Fields(r.decision);
+        // A snapshot decides a denial (or a cost-0 ask) alone. An admission's report is
+        // computed after its CAS (GcraStep() in two halves), so that nothing but the verdict
+        // is live across the locked instruction.
+        const GcraVerdict v = GcraDecide(params, tat, now, cost);
+        if (!v.allowed || cost == 0) return Fields(GcraReport(params, v, now));
+        if (Cas(slot, seen, Pack(tag, v.new_tat))) return Fields(GcraReport(params, v, now));
         // Lost a race: the slow path starts over from a fresh read.
       }
     }

@@ -114,41 +114,66 @@ struct GcraResult {
   return std::clamp<std::int64_t>(t, 0, kMaxTime);
 }
 
-// The rule itself. `tat` is the stored TAT (any value <= now means "no state"), `now` and `tat`
-// within [0, kMaxTime + kMaxWindow], `cost` any value (0 asks without consuming and leaves
+// The rule, in two halves: the verdict (admitted or not, the TAT to store, the wait), then the
+// report (remaining, reset_after), a function of the verdict alone. GcraStep() is the two in a
+// row; the state table runs them apart, with its CAS of an admission in between, so the
+// report's arithmetic is not held in registers across the locked instruction.
+struct GcraVerdict {
+  bool allowed = false;
+  std::int64_t new_tat = 0;    // the TAT to store (equal to `tat` when denied or cost 0)
+  std::int64_t tat_after = 0;  // the TAT the report describes
+  std::chrono::nanoseconds retry_after{0};
+};
+
+// `tat` is the stored TAT (any value <= now means "no state"), `now` and `tat` within
+// [0, kMaxTime + kMaxWindow], `cost` any value (0 asks without consuming and leaves
 // `new_tat == tat`). Pure.
-[[nodiscard]] constexpr GcraResult GcraStep(const GcraParams& p, std::int64_t tat, std::int64_t now,
-                                            std::uint64_t cost) noexcept {
+[[nodiscard]] constexpr GcraVerdict GcraDecide(const GcraParams& p, std::int64_t tat,
+                                               std::int64_t now, std::uint64_t cost) noexcept {
   const std::int64_t t = p.emission_interval;
   const std::int64_t base = std::max(tat, now);
-  GcraResult r;
-  r.new_tat = tat;
-  std::int64_t tat_after = base;
+  GcraVerdict v;
+  v.new_tat = tat;
+  v.tat_after = base;
   if (cost > p.burst) {
-    r.decision.allowed = false;
-    r.decision.retry_after = Decision::kNever;
+    v.retry_after = Decision::kNever;
   } else {
     // cost <= burst, so cost * T <= window <= kMaxWindow: no overflow.
     const std::int64_t candidate = base + static_cast<std::int64_t>(cost) * t;
     if (candidate - now <= p.window) {
-      r.decision.allowed = true;
+      v.allowed = true;
       // Cost 0 only asks: it reports from max(TAT, now) but stores nothing.
-      r.new_tat = cost == 0 ? tat : candidate;
-      tat_after = candidate;
+      v.new_tat = cost == 0 ? tat : candidate;
+      v.tat_after = candidate;
     } else {
-      r.decision.allowed = false;
-      r.decision.retry_after = std::chrono::nanoseconds{candidate - p.window - now};
+      v.retry_after = std::chrono::nanoseconds{candidate - p.window - now};
     }
   }
-  const std::int64_t headroom = now + p.window - tat_after;
+  return v;
+}
+
+// The Decision of verdict `v`, decided at `now`. Pure.
+[[nodiscard]] constexpr Decision GcraReport(const GcraParams& p, const GcraVerdict& v,
+                                            std::int64_t now) noexcept {
+  const std::int64_t headroom = now + p.window - v.tat_after;
   // headroom <= b*T since TAT_after >= now; below 0 only after time went backwards.
-  const std::int64_t slots =
-      headroom <= 0 ? 0
-                    : static_cast<std::int64_t>(p.per_interval.Divide(
-                          static_cast<std::uint64_t>(headroom), static_cast<std::uint64_t>(t)));
-  r.decision.remaining = std::min(slots, static_cast<std::int64_t>(p.burst));
-  r.decision.reset_after = std::chrono::nanoseconds{tat_after - now};
-  return r;
+  const std::int64_t slots = headroom <= 0 ? 0
+                                           : static_cast<std::int64_t>(p.per_interval.Divide(
+                                                 static_cast<std::uint64_t>(headroom),
+                                                 static_cast<std::uint64_t>(p.emission_interval)));
+  Decision d;
+  d.allowed = v.allowed;
+  d.remaining = std::min(slots, static_cast<std::int64_t>(p.burst));
+  d.retry_after = v.retry_after;
+  d.reset_after = std::chrono::nanoseconds{v.tat_after - now};
+  return d;
+}
+
+// The rule itself: GcraDecide() then GcraReport(). Arguments as GcraDecide(). Pure.
+[[nodiscard]] constexpr GcraResult GcraStep(const GcraParams& p, std::int64_t tat, std::int64_t now,
+                                            std::uint64_t cost) noexcept {
+  const GcraVerdict v = GcraDecide(p, tat, now, cost);
+  return GcraResult{GcraReport(p, v, now), v.new_tat};
 }
 
 }  // namespace sluice
