@@ -51,6 +51,18 @@ inline void PrefetchBucket(const StateTable& table, std::uint64_t hash) noexcept
   return SLUICE_OK;
 }
 
+// Hashes key i of a packed batch, which starts at `offset`, and moves `offset` past it.
+// Always inlined into both loops of DecidePacked (as a lambda, GCC kept it out of line: a
+// call per key; a function attribute is what both GCC and Clang accept).
+[[gnu::always_inline]] inline std::uint64_t HashNext(const sluice::Limiter& lim, PolicyId policy,
+                                                     const char* bytes,
+                                                     const std::uint32_t* key_lens, std::size_t i,
+                                                     std::size_t& offset) noexcept {
+  const std::uint64_t h = lim.HashKey(policy, std::string_view(bytes + offset, key_lens[i]));
+  offset += key_lens[i];
+  return h;
+}
+
 // Decides a packed batch whose arguments CheckPacked accepted. `out` and `allowed` may each
 // be NULL (not written). Returns the number admitted.
 int DecidePacked(sluice_limiter* l, std::uint32_t policy, const void* keys,
@@ -62,23 +74,17 @@ int DecidePacked(sluice_limiter* l, std::uint32_t policy, const void* keys,
   const char* const bytes = static_cast<const char*>(keys);
   std::uint64_t hashes[kAhead];
   std::size_t ahead_offset = 0;  // where the key of the next request to hash starts
-  // Inlined into both loops below (GCC kept it out of line: a call per key).
-  const auto hash_next = [&](std::size_t i) noexcept __attribute__((always_inline)) {
-    const std::uint64_t h =
-        lim.HashKey(PolicyId{policy}, std::string_view(bytes + ahead_offset, key_lens[i]));
-    ahead_offset += key_lens[i];
-    return h;
-  };
   const std::int64_t now = sluice::ClampTime(now_ns);
   for (std::size_t i = 0; i < std::min(kAhead, n); ++i) {
-    hashes[i] = hash_next(i);
+    hashes[i] = HashNext(lim, PolicyId{policy}, bytes, key_lens, i, ahead_offset);
     PrefetchBucket(table, hashes[i]);
   }
   int admitted = 0;
   for (std::size_t i = 0; i < n; ++i) {
     const std::uint64_t hash = hashes[i % kAhead];
     if (i + kAhead < n) {
-      hashes[i % kAhead] = hash_next(i + kAhead);
+      hashes[i % kAhead] =
+          HashNext(lim, PolicyId{policy}, bytes, key_lens, i + kAhead, ahead_offset);
       PrefetchBucket(table, hashes[i % kAhead]);
     }
     const sluice::Decision d = TablePath::Check(table, hash, params, now, cost);
