@@ -63,7 +63,7 @@ TEST(E2eProxyCausesTest, RefusedConnectsAreRetriedAtMostAttemptsTimes) {
     config.retry = "{attempts: 1}";
     Sluiced server(ProxyYaml(config));
     SLUICE_START_PROXY_OR_SKIP(server);
-    for (int i = 1; i <= 3; ++i) {
+    for (std::uint64_t i = 1; i <= 3; ++i) {
       EXPECT_EQ(StatusOf(server.port(), GetOf("/both-refuse")), 502);
       EXPECT_EQ(server.Metric("sluice_upstream_connections_opened_total" + kApp), 2u * i);
       EXPECT_EQ(server.Metric("sluice_upstream_retries_total" + kApp), 1u * i);
