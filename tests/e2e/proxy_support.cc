@@ -232,44 +232,49 @@ std::uint16_t RefusedPort() {
   return listener.port();  // closed when `listener` goes: nothing listens there any more
 }
 
+namespace {
+
+enum class Received { kData, kEnded, kTimeout };
+
+// Waits until `deadline` for bytes on `fd` and appends what one receive gives: kData, or
+// kEnded when the peer closed or reset the connection, or kTimeout.
+Received ReceiveSome(int fd, std::string& bytes, std::chrono::steady_clock::time_point deadline) {
+  for (;;) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) return Received::kTimeout;
+    pollfd p{fd, POLLIN, 0};
+    if (::poll(&p, 1, static_cast<int>(left.count())) <= 0) continue;
+    char buf[65536];
+    const ssize_t n = ::recv(fd, buf, sizeof buf, MSG_DONTWAIT);
+    if (n == 0) return Received::kEnded;
+    if (n < 0) {
+      if (errno == EAGAIN || errno == EINTR) continue;
+      return Received::kEnded;
+    }
+    bytes.append(buf, static_cast<std::size_t>(n));
+    return Received::kData;
+  }
+}
+
+}  // namespace
+
 bool ReadUntil(int fd, std::string& bytes, const std::string& marker, std::size_t want,
                std::chrono::milliseconds timeout) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   for (;;) {
     if (!marker.empty() && bytes.find(marker) != std::string::npos) return true;
     if (want != 0 && bytes.size() >= want) return true;
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-        deadline - std::chrono::steady_clock::now());
-    if (left.count() <= 0) return false;
-    pollfd p{fd, POLLIN, 0};
-    if (::poll(&p, 1, static_cast<int>(left.count())) <= 0) continue;
-    char buf[65536];
-    const ssize_t n = ::recv(fd, buf, sizeof buf, MSG_DONTWAIT);
-    if (n == 0) return false;
-    if (n < 0) {
-      if (errno == EAGAIN || errno == EINTR) continue;
-      return false;
-    }
-    bytes.append(buf, static_cast<std::size_t>(n));
+    if (ReceiveSome(fd, bytes, deadline) != Received::kData) return false;
   }
 }
 
 bool ReadToClose(int fd, std::string& bytes, std::chrono::milliseconds timeout) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   for (;;) {
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-        deadline - std::chrono::steady_clock::now());
-    if (left.count() <= 0) return false;
-    pollfd p{fd, POLLIN, 0};
-    if (::poll(&p, 1, static_cast<int>(left.count())) <= 0) continue;
-    char buf[65536];
-    const ssize_t n = ::recv(fd, buf, sizeof buf, MSG_DONTWAIT);
-    if (n == 0) return true;
-    if (n < 0) {
-      if (errno == EAGAIN || errno == EINTR) continue;
-      return true;  // reset
-    }
-    bytes.append(buf, static_cast<std::size_t>(n));
+    const Received r = ReceiveSome(fd, bytes, deadline);
+    if (r == Received::kTimeout) return false;
+    if (r == Received::kEnded) return true;  // closed or reset
   }
 }
 
