@@ -70,7 +70,8 @@ adversarial: configure
 	@SLUICE_ADVERSARIAL=full $(BUILD)/tests/adversarial/adversarial_tests $(ADVERSARIAL_ARGS)
 
 # Each target starts from its seed corpus (fuzz/corpus/<target>, read only) and writes what it
-# finds to a scratch dir, never into the repository; crash-* files land there too.
+# finds to a scratch dir, never into the repository; crash-* files land there too. $(JOBS)
+# targets run side by side, each for FUZZ_SECONDS (tools/run-fuzzers.sh).
 FUZZ_SECONDS ?= 60
 FUZZ_TARGETS := http_parser normalise config policy_set trace log_parser response_parser \
   forward_request
@@ -79,15 +80,7 @@ FUZZ_OUT ?= $(CURDIR)/build/fuzz/out
 fuzz: deps
 	@cmake --preset fuzz >/dev/null
 	@cmake --build build/fuzz -j$(JOBS) --target fuzz_all
-	@set -e; for t in $(FUZZ_TARGETS); do \
-	  mkdir -p $(FUZZ_OUT)/$$t/corpus; \
-	  echo "=== fuzz $$t ($(FUZZ_SECONDS)s)"; \
-	  build/fuzz/fuzz/$${t}_fuzz -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=2048 \
-	    -print_final_stats=1 -artifact_prefix=$(FUZZ_OUT)/$$t/ \
-	    $(FUZZ_OUT)/$$t/corpus fuzz/corpus/$$t >$(FUZZ_OUT)/$$t/log 2>&1 || { \
-	    tail -n 60 $(FUZZ_OUT)/$$t/log; echo "fuzz $$t FAILED: see $(FUZZ_OUT)/$$t/"; exit 1; }; \
-	  grep -E '^(Done|stat::number_of_executed_units|stat::new_units_added)' $(FUZZ_OUT)/$$t/log; \
-	done
+	@bash tools/run-fuzzers.sh $(FUZZ_SECONDS) $(JOBS) $(FUZZ_OUT) $(FUZZ_TARGETS)
 
 # What a new user gets on a new machine: tools/fresh-root-test.sh (needs root and the Debian
 # mirror; the first run debootstraps and caches the root, see the script's header).
