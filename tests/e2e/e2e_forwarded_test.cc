@@ -15,17 +15,12 @@
 #include <string>
 
 #include "harness.h"
+#include "start_or_skip.h"
 
 namespace sluice::e2e {
 namespace {
 
 using namespace std::chrono_literals;
-
-#define START_OR_SKIP(server)                                                   \
-  do {                                                                          \
-    if ((server).io_uring_refused()) GTEST_SKIP() << "kernel refused io_uring"; \
-    ASSERT_TRUE((server).ok()) << (server).output();                            \
-  } while (0)
 
 std::string Config(const std::string& trusted, const std::string& policies) {
   return "listen: 127.0.0.1:0\nadmin: 127.0.0.1:0\nthreads: 1\n"

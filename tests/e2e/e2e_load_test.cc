@@ -8,6 +8,7 @@
 #include <string>
 
 #include "harness.h"
+#include "start_or_skip.h"
 
 #ifndef SLUICE_LOAD_PATH
 #error "SLUICE_LOAD_PATH must name the sluice-load binary"
@@ -44,12 +45,6 @@ std::string Config(int burst) {
          "    burst: " +
          std::to_string(burst) + "\n";
 }
-
-#define START_OR_SKIP(server)                                                   \
-  do {                                                                          \
-    if ((server).io_uring_refused()) GTEST_SKIP() << "kernel refused io_uring"; \
-    ASSERT_TRUE((server).ok()) << (server).output();                            \
-  } while (0)
 
 TEST(E2eLoadTest, ClosedLoopPipelinedStatusCountsEqualRequests) {
   Sluiced server(Config(5));

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "harness.h"
+#include "start_or_skip.h"
 
 namespace sluice::e2e {
 namespace {
@@ -29,12 +30,6 @@ std::string Config(const std::string& policies, const std::string& extra = "", i
 const std::string kPerKeyPolicy =
     "  - name: per-key\n    key: header:x-key\n    when_missing: skip\n    rate: 1/s\n"
     "    burst: 2\n";
-
-#define START_OR_SKIP(server)                                                   \
-  do {                                                                          \
-    if ((server).io_uring_refused()) GTEST_SKIP() << "kernel refused io_uring"; \
-    ASSERT_TRUE((server).ok()) << (server).output();                            \
-  } while (0)
 
 TEST(E2eTest, KeepAliveAnswersEveryRequestOnOneConnection) {
   Sluiced server(Config(kPerKeyPolicy));
