@@ -12,11 +12,15 @@
 #include <vector>
 
 #include "sluice/net/http/http_parser.h"
+#include "support/guarded_buffer.h"
 
 namespace sluice::net::parser_cases {
 
 using namespace std::string_literals;
 using namespace std::string_view_literals;
+using Status = ParseResult::Status;
+using FramerStatus = BodyFramer::Status;
+using ::sluice::testing::GuardedBuffer;
 
 // HttpRequest holds 128 headers: keep it off small stacks and reuse it.
 inline std::unique_ptr<HttpRequest> NewRequest() { return std::make_unique<HttpRequest>(); }

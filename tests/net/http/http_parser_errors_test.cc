@@ -23,13 +23,7 @@
 namespace sluice::net {
 namespace {
 
-using namespace std::string_literals;
-using namespace std::string_view_literals;
 using namespace parser_cases;
-using Status = ParseResult::Status;
-using FramerStatus = BodyFramer::Status;
-
-using ::sluice::testing::GuardedBuffer;
 
 // ---------------------------------------------------------------------------------------------
 // Errors
