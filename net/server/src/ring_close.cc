@@ -28,6 +28,7 @@ void Shard::Loop::BeginLinger(Connection& c, std::uint32_t slot) {
   }
   io_uring_sqe* sqe = Sqe();
   io_uring_prep_shutdown(sqe, c.fd, SHUT_WR);
+  OnClientSocket(sqe, c);
   io_uring_sqe_set_data64(sqe, UserData(Op::kShutdown, slot, c.generation));
   c.shutdown_in_flight = true;
 }
@@ -56,7 +57,11 @@ void Shard::Loop::MaybeFinishClose(Connection& c, std::uint32_t slot) {
   // No operation of ours references the socket any more: close it through the ring.
   c.close_submitted = true;
   io_uring_sqe* sqe = Sqe();
-  io_uring_prep_close(sqe, c.fd);
+  if (c.direct) {
+    io_uring_prep_close_direct(sqe, static_cast<unsigned>(c.fd));  // frees the table entry
+  } else {
+    io_uring_prep_close(sqe, c.fd);
+  }
   io_uring_sqe_set_data64(sqe, UserData(Op::kClose, slot, c.generation));
 }
 
@@ -72,6 +77,7 @@ void Shard::Loop::Release(std::uint32_t slot) {
   DetachClient(c);
   pipeline_.Close(c.http);
   c.fd = -1;
+  c.direct = false;
   ++c.generation;
   c.next_free = free_head_;
   free_head_ = slot;

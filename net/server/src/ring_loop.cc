@@ -66,7 +66,7 @@ Shard::Loop::Loop(Shard& shard)
 
 Shard::Loop::~Loop() {
   for (std::uint32_t i = 0; i < high_water_; ++i) {
-    if (conns_[i].fd >= 0) ::close(conns_[i].fd);
+    if (conns_[i].fd >= 0 && !conns_[i].direct) ::close(conns_[i].fd);
   }
   for (std::uint32_t i = 0; i < up_high_water_; ++i) {
     if (ups_[i].fd >= 0 && !ups_[i].direct) ::close(ups_[i].fd);
@@ -186,6 +186,7 @@ void Shard::Loop::ArmRecv(Connection& c, std::uint32_t slot) {
   } else {
     io_uring_prep_recv_multishot(sqe, c.fd, nullptr, 0, 0);
   }
+  OnClientSocket(sqe, c);
   sqe->flags |= IOSQE_BUFFER_SELECT;
   sqe->buf_group = kBufferGroup;
   io_uring_sqe_set_data64(sqe, UserData(Op::kRecv, slot, c.generation));
@@ -356,6 +357,7 @@ void Shard::Loop::OnAccept(int fd) {
   high_water_ = std::max(high_water_, slot + 1);
   // rearm_queued and dirty stay as they are: the slot may still sit on this pass's lists.
   c.fd = fd;
+  c.direct = false;
   c.recv_armed = c.recv_stopped = c.send_in_flight = c.peer_eof = false;
   c.lingering = c.killing = c.close_submitted = c.throttled = false;
   c.shutdown_in_flight = false;
@@ -367,6 +369,14 @@ void Shard::Loop::OnAccept(int fd) {
   socklen_t len = sizeof c.http.peer;
   if (getpeername(fd, reinterpret_cast<sockaddr*>(&c.http.peer), &len) != 0) {
     c.http.peer.ss_family = AF_UNSPEC;
+  }
+  // Into the registered table at the slot's own index (two more syscalls per connection, none
+  // per request): its sends then skip the descriptor lookup, and the ordinary descriptor goes.
+  if (slot < client_files_ &&
+      io_uring_register_files_update(&ring_, client_files_base_ + slot, &fd, 1) == 1) {
+    ::close(fd);
+    c.fd = static_cast<int>(client_files_base_ + slot);
+    c.direct = true;
   }
   ++active_;
   m.connections_accepted.Add();
@@ -443,6 +453,7 @@ void Shard::Loop::FlushSends() {
       const std::string_view out = c.http.output();
       io_uring_sqe* sqe = Sqe();
       io_uring_prep_send(sqe, c.fd, out.data(), out.size(), MSG_NOSIGNAL);
+      OnClientSocket(sqe, c);
       io_uring_sqe_set_data64(sqe, UserData(Op::kSend, slot, c.generation));
       c.send_in_flight = true;
     } else if (c.http.final && !c.lingering) {

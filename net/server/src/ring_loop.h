@@ -70,7 +70,8 @@ inline constexpr std::int64_t kAcceptBackoffNs = 100'000'000;
 
 // One connection slot: the ring's state of the socket; `http` is the pipeline's.
 struct Shard::Connection {
-  int fd = -1;
+  int fd = -1;  // a registered file's index when `direct`
+  bool direct = false;
   std::uint32_t generation = 0;
   std::uint32_t next_free = 0;
   bool recv_armed = false;
@@ -175,6 +176,10 @@ class Shard::Loop final : public Forwarder {
   void ArmWake();
   void Handle(const io_uring_cqe& cqe);
   void OnAccept(int fd);
+  // An SQE on the socket of `c` (prepared with c.fd) names a registered file when it is one.
+  static void OnClientSocket(io_uring_sqe* sqe, const Connection& c) noexcept {
+    if (c.direct) sqe->flags |= IOSQE_FIXED_FILE;
+  }
   void OnRecv(const io_uring_cqe& cqe, Connection& c, std::uint32_t slot);
   void OnSend(int res, Connection& c, std::uint32_t slot);
   // Does what the pipeline asked for after an event of `c`.
@@ -231,6 +236,12 @@ class Shard::Loop final : public Forwarder {
   // table is sized once, with ups_, and never past RLIMIT_NOFILE); slots past it, or every slot
   // if the kernel refused the table, use ordinary descriptors.
   std::uint32_t up_files_ = 0;
+  // Client slots [0, client_files_) have theirs at index client_files_base_ + slot (after the
+  // upstream slots' entries, so a table capped by RLIMIT_NOFILE keeps the upstreams'): every
+  // send on such a client then skips the descriptor lookup. Proxy mode only (the table is made
+  // with the first plan); a client accepted before it, or past the table, keeps its descriptor.
+  std::uint32_t client_files_ = 0;
+  std::uint32_t client_files_base_ = 0;
   std::uint32_t up_free_ = 0;
   std::uint32_t up_high_water_ = 0;
   std::vector<std::uint32_t> up_dirty_;

@@ -69,13 +69,17 @@ void Shard::Loop::SetupProxy() {
     up_dirty_.reserve(size);
     // The registered file table (kernel 5.19+: sparse): one entry per upstream slot, as far as
     // RLIMIT_NOFILE lets the kernel make it. Refused: every slot uses ordinary descriptors.
+    // The client slots' entries follow (ring_loop.h).
     rlimit files{};
-    std::size_t table = size;
+    std::size_t table = size + conns_.size();
     if (getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur != RLIM_INFINITY) {
       table = std::min<std::size_t>(table, files.rlim_cur);
     }
+    table = std::min<std::size_t>(table, 0xffffffu);
     if (table > 0 && io_uring_register_files_sparse(&ring_, static_cast<unsigned>(table)) == 0) {
-      up_files_ = static_cast<std::uint32_t>(table);
+      up_files_ = static_cast<std::uint32_t>(std::min(table, size));
+      client_files_base_ = static_cast<std::uint32_t>(size);
+      client_files_ = static_cast<std::uint32_t>(table > size ? table - size : 0);
     }
     const std::size_t out_bytes =
         runtime_->config.limits.http.max_header_bytes + 2 * std::size_t{kRingBufferBytes};
