@@ -11,7 +11,9 @@
 #                (FRESH_ARGS=--run-check: `make run` there, answered through curl)
 #   make nginx-module build ngx_http_sluice_module.so against Debian's nginx-dev
 #                (build/$(PRESET)/integrations/nginx/ngx_http_sluice_module.so)
-# PRESET=release|debug|asan|tsan selects the build (default release).
+# PRESET=release|debug|asan|tsan selects the build (default release). TARGETS=... builds only
+# those CMake targets (`make build PRESET=tsan TARGETS=tests_e2e`: the test binaries of one
+# ctest label, see tests/CMakeLists.txt).
 PRESET ?= release
 JOBS ?= $(shell nproc)
 BUILD := build/$(PRESET)
@@ -28,7 +30,7 @@ configure: deps
 	@cmake --preset $(PRESET) >/dev/null
 
 build: configure
-	@cmake --build $(BUILD) -j$(JOBS)
+	@cmake --build $(BUILD) -j$(JOBS) $(if $(TARGETS),--target $(TARGETS))
 
 test: build
 	@ctest --test-dir $(BUILD) --output-on-failure -j$(JOBS) $(CTEST_ARGS)
