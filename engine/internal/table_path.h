@@ -1,7 +1,9 @@
 // The state table's decision fast path, inline: the committed slot of a key already present,
-// decided from one 16-byte snapshot and, for an admission, one CAS. Everything else (absent
-// keys, installs, a lost CAS, CPUs without atomic 16-byte loads) goes to the out-of-line
-// StateTable::CheckSlow(), which runs the whole protocol of state_table.h from the start.
+// decided from one 16-byte snapshot and, for an admission, one CAS. A key the snapshots did not
+// find goes to the out-of-line StateTable::CheckAbsent() (the install protocol, whose first
+// pass reads the bucket again); everything else (a lost CAS, a transient double match, CPUs
+// without atomic 16-byte loads) to StateTable::CheckSlow(), which runs the whole protocol of
+// state_table.h from the start.
 //
 // Private to the engine: state_table.cc and limiter.cc include it so that Limiter::Check,
 // CheckBatch and CheckAll compile hash -> bucket -> decide into one function without a call,
@@ -92,7 +94,8 @@ struct TablePath {
       std::size_t index;
       std::int64_t tat;
       if constexpr (kSelect == Select::kIndexed) {
-        if (mask == 0 || (mask & (mask - 1)) != 0) return t.CheckSlow(hash, params, now, cost);
+        if (mask == 0) return t.CheckAbsent(hash, params, now, cost);
+        if ((mask & (mask - 1)) != 0) return t.CheckSlow(hash, params, now, cost);
         index = static_cast<std::size_t>(__builtin_ctz(mask));
         // The snapshots through the stack: an 8-byte load inside one 16-byte store forwards.
         const SnapshotTats tats(s0, s1, s2, s3);
@@ -114,7 +117,8 @@ struct TablePath {
           case 8:
             index = 3, chosen = s3;
             break;
-          default:  // absent, or a transient double match
+          default:  // absent, or a transient double match (no `case 0`: it made a jump table)
+            if (mask == 0) return t.CheckAbsent(hash, params, now, cost);
             return t.CheckSlow(hash, params, now, cost);
         }
         tat = static_cast<std::int64_t>(HighHalf(chosen));
@@ -125,7 +129,8 @@ struct TablePath {
         words[i] = LoadAtomic(bucket.slots[i]);
       }
       const TagMatch m = MatchTagScalar(words, tag);
-      if (m.mask == 0 || (m.mask & (m.mask - 1)) != 0) return t.CheckSlow(hash, params, now, cost);
+      if (m.mask == 0) return t.CheckAbsent(hash, params, now, cost);
+      if ((m.mask & (m.mask - 1)) != 0) return t.CheckSlow(hash, params, now, cost);
       const std::size_t index = static_cast<std::size_t>(__builtin_ctz(m.mask));
       const std::int64_t tat = m.tat;
 #endif

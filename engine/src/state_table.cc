@@ -133,122 +133,140 @@ Decision StateTable::CheckSlow(std::uint64_t hash, const GcraParams& params, std
       seen = Load(bucket.slots[i], atomic_loads_);
       if (TagOf(seen) == tag) break;
     }
-    if (i < kSlotsPerBucket) {
-      if (auto d = DecideOn(bucket.slots[i], seen, atomic_loads_, tag, params, now, cost)) {
-        return *d;
-      }
-      continue;
-    }
-    // Absent (or only PENDING). A fresh key needs no state when it cannot or need not consume.
-    const GcraResult fresh = GcraStep(params, now, now, cost);
-    if (!fresh.decision.allowed || cost == 0) return fresh.decision;
-    if (auto d = TryInstall(bucket, tag, hash, params, now, cost)) return *d;
+    if (i == kSlotsPerBucket) return CheckAbsent(hash, params, now, cost);
+    if (auto d = DecideOn(bucket.slots[i], seen, atomic_loads_, tag, params, now, cost)) return *d;
   }
 }
 
-std::optional<Decision> StateTable::TryInstall(Bucket& bucket, std::uint64_t tag,
-                                               std::uint64_t hash, const GcraParams& params,
-                                               std::int64_t now, std::uint64_t cost) noexcept {
+Decision StateTable::CheckAbsent(std::uint64_t hash, const GcraParams& params, std::int64_t now,
+                                 std::uint64_t cost) noexcept {
+  // Absent (or only PENDING). A fresh key needs no state when it cannot or need not consume.
+  const GcraResult fresh = GcraStep(params, now, now, cost);
+  if (!fresh.decision.allowed || cost == 0) return fresh.decision;
+  return Install(TablePath::BucketFor(*this, hash), TagFor(hash), hash, params, now, cost);
+}
+
+Decision StateTable::Install(Bucket& bucket, std::uint64_t tag, std::uint64_t hash,
+                             const GcraParams& params, std::int64_t now,
+                             std::uint64_t cost) noexcept {
   const std::uint64_t pending_tag = tag | kPending;
   CounterStripe& stripe = StripeFor(hash);
-  U128 seen[kSlotsPerBucket];
-  for (std::size_t i = 0; i < kSlotsPerBucket; ++i) seen[i] = Load(bucket.slots[i], atomic_loads_);
-
-  // A committed copy appeared meanwhile: sweep PENDINGs of our key, then decide on the copy.
-  for (std::size_t i = 0; i < kSlotsPerBucket; ++i) {
-    if (TagOf(seen[i]) != tag) continue;
-    for (std::size_t j = 0; j < kSlotsPerBucket; ++j) {
-      U128 stale = seen[j];
-      if (TagOf(stale) == pending_tag && Cas(bucket.slots[j], stale, 0)) {
-        stripe.occupied.fetch_sub(1, std::memory_order_relaxed);  // statistics
-      }
+  // Each pass reads the bucket afresh: a failed CAS, a copy of our key gone, or our own claim
+  // just made visible all come back here (the claim's rescan is this loop's next pass).
+  for (;;) {
+    U128 seen[kSlotsPerBucket];
+    for (std::size_t i = 0; i < kSlotsPerBucket; ++i) {
+      seen[i] = Load(bucket.slots[i], atomic_loads_);
     }
-    return DecideOn(bucket.slots[i], seen[i], atomic_loads_, tag, params, now, cost);
-  }
 
-  // PENDINGs of our key (ours or another thread's): kill all but the lowest, commit that one.
-  std::size_t target = kSlotsPerBucket;
-  for (std::size_t i = 0; i < kSlotsPerBucket; ++i) {
-    if (TagOf(seen[i]) != pending_tag) continue;
-    if (target == kSlotsPerBucket) {
-      target = i;
-      continue;
-    }
-    U128 expected = seen[i];
-    if (!Cas(bucket.slots[i], expected, 0)) return std::nullopt;
-    stripe.occupied.fetch_sub(1, std::memory_order_relaxed);  // statistics
-  }
-  if (target != kSlotsPerBucket) {
-    const GcraResult r = GcraStep(params, now, now, cost);  // fresh, so admitted (cost <= b)
-    U128 expected = seen[target];
-    if (!Cas(bucket.slots[target], expected, Pack(tag, r.new_tat))) return std::nullopt;
-    Bump(stripe.installs);
-    return r.decision;
-  }
-
-  // No copy of our key at all: choose a victim and claim it as PENDING.
-  std::size_t empty = kSlotsPerBucket;
-  std::size_t stale = kSlotsPerBucket;
-  std::size_t expired = kSlotsPerBucket;
-  std::size_t other_pending = kSlotsPerBucket;
-  std::size_t oldest_live = kSlotsPerBucket;
-  for (std::size_t i = 0; i < kSlotsPerBucket; ++i) {
-    const U128 w = seen[i];
-    if (TagOf(w) == 0) {
-      if (empty == kSlotsPerBucket) empty = i;
-    } else if (IsPending(w)) {
-      if (IsStalePending(w, now)) {
-        if (stale == kSlotsPerBucket) stale = i;
-      } else if (other_pending == kSlotsPerBucket) {
-        other_pending = i;
-      }
-    } else if (TatOf(w) <= now) {
-      if (expired == kSlotsPerBucket || TatOf(w) < TatOf(seen[expired])) expired = i;
-    } else if (oldest_live == kSlotsPerBucket || TatOf(w) < TatOf(seen[oldest_live])) {
-      oldest_live = i;
-    }
-  }
-  std::size_t victim = empty != kSlotsPerBucket   ? empty
-                       : stale != kSlotsPerBucket ? stale
-                                                  : expired;
-  if (victim == kSlotsPerBucket) {
-    switch (when_full_) {
-      case WhenFull::kEvict:
-        // Another key's PENDING holds no information yet; otherwise the live key that is
-        // closest to expiring loses the least.
-        victim = other_pending != kSlotsPerBucket ? other_pending : oldest_live;
+    // A committed copy appeared meanwhile: sweep PENDINGs of our key, then decide on the copy.
+    std::size_t committed = kSlotsPerBucket;
+    for (std::size_t i = 0; i < kSlotsPerBucket; ++i) {
+      if (TagOf(seen[i]) == tag) {
+        committed = i;
         break;
-      case WhenFull::kDeny: {
-        Bump(stripe.full_denied);
-        Decision d;
-        d.allowed = false;
-        d.remaining = 0;
-        // The wait until the first live key of the bucket expires and frees its slot.
-        d.retry_after =
-            std::chrono::nanoseconds{oldest_live != kSlotsPerBucket ? TatOf(seen[oldest_live]) - now
-                                                                    : params.emission_interval};
-        return d;
       }
-      case WhenFull::kAllow:
-        Bump(stripe.full_allowed);
-        return GcraStep(params, now, now, cost).decision;
     }
+    if (committed != kSlotsPerBucket) {
+      for (std::size_t j = 0; j < kSlotsPerBucket; ++j) {
+        U128 stale = seen[j];
+        if (TagOf(stale) == pending_tag && Cas(bucket.slots[j], stale, 0)) {
+          stripe.occupied.fetch_sub(1, std::memory_order_relaxed);  // statistics
+        }
+      }
+      if (auto d = DecideOn(bucket.slots[committed], seen[committed], atomic_loads_, tag, params,
+                            now, cost)) {
+        return *d;
+      }
+      continue;  // the copy went to another key: not ours any more
+    }
+
+    // PENDINGs of our key (ours or another thread's): kill all but the lowest, commit that one.
+    std::size_t target = kSlotsPerBucket;
+    bool lost = false;
+    for (std::size_t i = 0; i < kSlotsPerBucket && !lost; ++i) {
+      if (TagOf(seen[i]) != pending_tag) continue;
+      if (target == kSlotsPerBucket) {
+        target = i;
+        continue;
+      }
+      U128 expected = seen[i];
+      if (Cas(bucket.slots[i], expected, 0)) {
+        stripe.occupied.fetch_sub(1, std::memory_order_relaxed);  // statistics
+      } else {
+        lost = true;
+      }
+    }
+    if (lost) continue;
+    if (target != kSlotsPerBucket) {
+      const GcraResult r = GcraStep(params, now, now, cost);  // fresh, so admitted (cost <= b)
+      U128 expected = seen[target];
+      if (!Cas(bucket.slots[target], expected, Pack(tag, r.new_tat))) continue;
+      Bump(stripe.installs);
+      return r.decision;
+    }
+
+    // No copy of our key at all: choose a victim and claim it as PENDING.
+    std::size_t empty = kSlotsPerBucket;
+    std::size_t stale = kSlotsPerBucket;
+    std::size_t expired = kSlotsPerBucket;
+    std::size_t other_pending = kSlotsPerBucket;
+    std::size_t oldest_live = kSlotsPerBucket;
+    for (std::size_t i = 0; i < kSlotsPerBucket; ++i) {
+      const U128 w = seen[i];
+      if (TagOf(w) == 0) {
+        if (empty == kSlotsPerBucket) empty = i;
+      } else if (IsPending(w)) {
+        if (IsStalePending(w, now)) {
+          if (stale == kSlotsPerBucket) stale = i;
+        } else if (other_pending == kSlotsPerBucket) {
+          other_pending = i;
+        }
+      } else if (TatOf(w) <= now) {
+        if (expired == kSlotsPerBucket || TatOf(w) < TatOf(seen[expired])) expired = i;
+      } else if (oldest_live == kSlotsPerBucket || TatOf(w) < TatOf(seen[oldest_live])) {
+        oldest_live = i;
+      }
+    }
+    std::size_t victim = empty != kSlotsPerBucket   ? empty
+                         : stale != kSlotsPerBucket ? stale
+                                                    : expired;
+    if (victim == kSlotsPerBucket) {
+      switch (when_full_) {
+        case WhenFull::kEvict:
+          // Another key's PENDING holds no information yet; otherwise the live key that is
+          // closest to expiring loses the least.
+          victim = other_pending != kSlotsPerBucket ? other_pending : oldest_live;
+          break;
+        case WhenFull::kDeny: {
+          Bump(stripe.full_denied);
+          Decision d;
+          d.allowed = false;
+          d.remaining = 0;
+          // The wait until the first live key of the bucket expires and frees its slot.
+          d.retry_after = std::chrono::nanoseconds{oldest_live != kSlotsPerBucket
+                                                       ? TatOf(seen[oldest_live]) - now
+                                                       : params.emission_interval};
+          return d;
+        }
+        case WhenFull::kAllow:
+          Bump(stripe.full_allowed);
+          return GcraStep(params, now, now, cost).decision;
+      }
+    }
+    U128 expected = seen[victim];
+    if (!Cas(bucket.slots[victim], expected, Pack(pending_tag, NextNonce(now)))) continue;
+    if (victim == empty) {
+      stripe.occupied.fetch_add(1, std::memory_order_relaxed);  // statistics
+    } else if (victim == stale) {
+      Bump(stripe.stale_pending);
+    } else if (victim == expired) {
+      Bump(stripe.reused_expired);
+    } else if (victim == oldest_live) {
+      Bump(stripe.evictions);
+    }
+    // Our PENDING is visible now; the next pass kills rivals and commits.
   }
-  U128 expected = seen[victim];
-  if (!Cas(bucket.slots[victim], expected, Pack(pending_tag, NextNonce(now)))) {
-    return std::nullopt;
-  }
-  if (victim == empty) {
-    stripe.occupied.fetch_add(1, std::memory_order_relaxed);  // statistics
-  } else if (victim == stale) {
-    Bump(stripe.stale_pending);
-  } else if (victim == expired) {
-    Bump(stripe.reused_expired);
-  } else if (victim == oldest_live) {
-    Bump(stripe.evictions);
-  }
-  // Our PENDING is visible now; the caller's next pass kills rivals and commits.
-  return std::nullopt;
 }
 
 void StateTable::Refund(std::uint64_t hash, const GcraParams& params, std::uint64_t cost) noexcept {

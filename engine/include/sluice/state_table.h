@@ -267,12 +267,17 @@ class StateTable {
   // included. `now` is already clamped. Out of line on purpose.
   [[gnu::noinline]] Decision CheckSlow(std::uint64_t hash, const GcraParams& params,
                                        std::int64_t now, std::uint64_t cost) noexcept;
+  // A key the caller's read of the bucket did not find: the fresh decision, and the install
+  // when it admits (Install's first pass reads the bucket again, so a copy committed meanwhile
+  // is found and used).
+  [[gnu::noinline]] Decision CheckAbsent(std::uint64_t hash, const GcraParams& params,
+                                         std::int64_t now, std::uint64_t cost) noexcept;
   CounterStripe& StripeFor(std::uint64_t hash) noexcept;
   [[nodiscard]] std::int64_t NextNonce(std::int64_t now) noexcept;
-  // One pass of the install protocol; nullopt means "scan again".
-  std::optional<Decision> TryInstall(Bucket& bucket, std::uint64_t tag, std::uint64_t hash,
-                                     const GcraParams& params, std::int64_t now,
-                                     std::uint64_t cost) noexcept;
+  // The install protocol of a key found absent, from its claim to its commit (or to a copy of
+  // the key another thread committed meanwhile), in one call.
+  Decision Install(Bucket& bucket, std::uint64_t tag, std::uint64_t hash, const GcraParams& params,
+                   std::int64_t now, std::uint64_t cost) noexcept;
 
   Bucket* buckets_;
   std::size_t bucket_count_;
