@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_split.h"
+#include "net/config/config_test_support.h"
 #include "sluice/net/config/config.h"
 
 namespace sluice::net {
@@ -17,12 +17,7 @@ namespace {
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 
-std::vector<std::string> Errors(std::string_view yaml) {
-  auto config = ParseConfig(yaml, "t.yaml");
-  EXPECT_FALSE(config.ok()) << "loaded:\n" << yaml;
-  if (config.ok()) return {};
-  return absl::StrSplit(std::string(config.status().message()), '\n');
-}
+using testing_support::Errors;
 
 ServerConfig Parse(std::string_view yaml) {
   auto config = ParseConfig(yaml, "t.yaml");

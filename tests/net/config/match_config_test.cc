@@ -9,7 +9,7 @@
 #include <string_view>
 #include <vector>
 
-#include "absl/strings/str_split.h"
+#include "net/config/config_test_support.h"
 #include "sluice/net/config/config.h"
 
 namespace sluice::net {
@@ -23,12 +23,7 @@ std::string OneMatch(const std::string& match) {
          "\n    key: path\n    rate: 1/s\n    burst: 1\n";
 }
 
-std::vector<std::string> Errors(std::string_view yaml) {
-  auto config = ParseConfig(yaml, "t.yaml");
-  EXPECT_FALSE(config.ok()) << "loaded:\n" << yaml;
-  if (config.ok()) return {};
-  return absl::StrSplit(std::string(config.status().message()), '\n');
-}
+using testing_support::Errors;
 
 TEST(MatchConfigTest, CaseInsensitiveParsesRoundTripsAndIsSummarised) {
   auto c = ParseConfig(OneMatch("{path_prefix: /Login, case_insensitive: true}"), "t.yaml");
