@@ -156,11 +156,14 @@ struct GcraVerdict {
 [[nodiscard]] constexpr Decision GcraReport(const GcraParams& p, const GcraVerdict& v,
                                             std::int64_t now) noexcept {
   const std::int64_t headroom = now + p.window - v.tat_after;
-  // headroom <= b*T since TAT_after >= now; below 0 only after time went backwards.
-  const std::int64_t slots = headroom <= 0 ? 0
-                                           : static_cast<std::int64_t>(p.per_interval.Divide(
-                                                 static_cast<std::uint64_t>(headroom),
-                                                 static_cast<std::uint64_t>(p.emission_interval)));
+  // headroom <= b*T since TAT_after >= now; below 0 only after time went backwards. Below T
+  // the quotient is 0 without dividing: every denial of cost 1 (the head room is then under
+  // one T), so a client over its limit costs no multiply and no 128-bit shift.
+  const std::int64_t slots = headroom < p.emission_interval
+                                 ? 0
+                                 : static_cast<std::int64_t>(p.per_interval.Divide(
+                                       static_cast<std::uint64_t>(headroom),
+                                       static_cast<std::uint64_t>(p.emission_interval)));
   Decision d;
   d.allowed = v.allowed;
   d.remaining = std::min(slots, static_cast<std::int64_t>(p.burst));
