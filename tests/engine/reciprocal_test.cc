@@ -130,5 +130,22 @@ TEST(ReciprocalTest, GcraRemainingEqualsTheDivisionFormula) {
   }
 }
 
+// GcraReport answers 0 without dividing when the head room is under one T: the head room at
+// T - 1, T and T + 1 (and 0, 1) against the division, for T of 1, 2, 3 and a large one.
+TEST(ReciprocalTest, RemainingAtTheOneIntervalBoundary) {
+  for (const std::uint64_t per_second : {1'000'000'000ULL, 500'000'000ULL, 333'333'333ULL, 7ULL}) {
+    const GcraParams p = *GcraParams::Make(Rate{per_second, std::chrono::seconds{1}}, 5);
+    const std::int64_t t = p.emission_interval;
+    const std::int64_t now = std::int64_t{1} << 40;
+    for (const std::int64_t headroom : {std::int64_t{0}, std::int64_t{1}, t - 1, t, t + 1}) {
+      if (headroom < 0 || headroom > p.window) continue;
+      GcraVerdict v;
+      v.tat_after = now + p.window - headroom;
+      const Decision d = GcraReport(p, v, now);
+      EXPECT_EQ(d.remaining, headroom / t) << "T=" << t << " headroom=" << headroom;
+    }
+  }
+}
+
 }  // namespace
 }  // namespace sluice
